@@ -1,0 +1,1 @@
+"""Benchmarks for avisa (`make bench`): every figure is a ratio to a raw baseline."""

@@ -1,0 +1,56 @@
+"""`avisa init` and `avisa migrate [status]`."""
+
+from __future__ import annotations
+
+import typer
+
+from avisa.cli.context import command_services
+from avisa.db import migrate
+from avisa.errors import DatabaseError
+from avisa.setup import initialise
+
+migrate_app = typer.Typer(help="Database migrations.", invoke_without_command=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("init")(init)
+    app.add_typer(migrate_app, name="migrate")
+
+
+def init() -> None:
+    """Create the data dir, migrate, and set up keys and default jobs (idempotent)."""
+    with command_services() as services:
+        report = initialise(services)
+    if not report.changes:
+        typer.echo("already initialised; nothing changed")
+        return
+    for change in report.changes:
+        typer.echo(change)
+
+
+@migrate_app.callback()
+def migrate_upgrade(ctx: typer.Context) -> None:
+    """Upgrade the database to the latest schema (`avisa migrate status` to compare)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    with command_services() as services:
+        before = migrate.status(services.engine)
+        if before.unknown:
+            raise DatabaseError(before.describe(), fix="run a newer avisa against this database")
+        if before.in_sync:
+            typer.echo(f"nothing to do: {before.describe()}")
+            return
+        migrate.upgrade(services.engine)
+        typer.echo(f"migrated: {migrate.status(services.engine).describe()}")
+
+
+@migrate_app.command("status")
+def migrate_status() -> None:
+    """Print applied and local revisions; exit 1 unless they are in sync."""
+    with command_services() as services:
+        state = migrate.status(services.engine)
+    typer.echo(f"applied: {', '.join(state.applied) or '(none)'}")
+    typer.echo(f"local:   {', '.join(state.heads)}")
+    typer.echo(state.describe())
+    if not state.in_sync:
+        raise typer.Exit(1)

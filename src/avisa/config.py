@@ -1,0 +1,198 @@
+"""Configuration: the `AVISA_` environment variables of DESIGN.md, also read from `.env`.
+
+`load_settings()` is the only way to build settings; nothing is read at import time. An
+invalid value raises `ConfigError` whose message names the variable and what is wrong, so
+an entry point can stop with one line.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+from avisa.errors import ConfigError
+
+SUPPORTED_LOCALES = ("es", "en")
+
+_OFFSET_RE = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
+_OFFSET_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+class EmailProvider(StrEnum):
+    console = "console"
+    smtp = "smtp"
+
+
+class SmsProvider(StrEnum):
+    console = "console"
+    twilio = "twilio"
+
+
+class WhatsappProvider(StrEnum):
+    console = "console"
+    twilio = "twilio"
+    meta = "meta"
+
+
+def parse_offset(text: str) -> timedelta:
+    """Parse one reminder offset such as `24h`, `90m`, `2d` into a positive timedelta.
+
+    Raises ValueError with a readable message for anything else.
+    """
+    match = _OFFSET_RE.match(text)
+    if not match or int(match.group(1)) == 0:
+        raise ValueError(f"{text.strip()!r} is not a positive duration like 24h, 90m or 2d")
+    return timedelta(**{_OFFSET_UNITS[match.group(2)]: int(match.group(1))})
+
+
+def offset_label(offset: timedelta) -> str:
+    """The reminder kind suffix for an offset: 24h -> `24h`, 90m -> `90m`, 2d -> `2d`."""
+    seconds = int(offset.total_seconds())
+    # Hours up to a day read best ("reminder_24h"); whole days beyond that ("reminder_2d").
+    if seconds % 86400 == 0 and seconds > 86400:
+        return f"{seconds // 86400}d"
+    for unit, size in (("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+class Settings(BaseSettings):
+    """All of avisa's configuration. Build it with `load_settings()`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="AVISA_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        frozen=True,
+    )
+
+    data_dir: Path = Path(".avisa")
+    database_url: str | None = None
+    root_key: SecretStr | None = None
+    root_key_file: Path | None = None
+    public_url: str = "http://127.0.0.1:8000"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    reminder_offsets: Annotated[tuple[timedelta, ...], NoDecode] = (
+        timedelta(hours=24),
+        timedelta(hours=1),
+    )
+    default_timezone: str = "UTC"
+    default_locale: Literal["es", "en"] = "es"
+    default_region: str = "ES"
+    email_provider: EmailProvider = EmailProvider.console
+    smtp_url: str | None = None
+    email_from: str | None = None
+    sms_provider: SmsProvider = SmsProvider.console
+    twilio_account_sid: str | None = None
+    twilio_from: str | None = None
+    twilio_base_url: str = "https://api.twilio.com"
+    whatsapp_provider: WhatsappProvider = WhatsappProvider.console
+    whatsapp_from: str | None = None
+    meta_phone_number_id: str | None = None
+    meta_base_url: str = "https://graph.facebook.com/v21.0"
+    log_format: Literal["auto", "human", "json"] = "auto"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @field_validator("reminder_offsets", mode="before")
+    @classmethod
+    def _parse_offsets(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            parts = [p for p in value.split(",") if p.strip()]
+            if not parts:
+                raise ValueError("needs at least one offset, like 24h,1h")
+            offsets = sorted({parse_offset(p) for p in parts}, reverse=True)
+            return tuple(offsets)
+        return value
+
+    @field_validator("default_timezone")
+    @classmethod
+    def _check_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r} (use an IANA name like Europe/Madrid)"
+            ) from None
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        normalize_database_url(value)
+        return value
+
+    @field_validator("public_url", "twilio_base_url", "meta_base_url")
+    @classmethod
+    def _check_http_url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError(f"{value!r} is not an http(s) URL")
+        return value.rstrip("/")
+
+    @property
+    def database(self) -> URL:
+        """The SQLAlchemy URL to connect to (SQLite under the data dir unless configured)."""
+        if self.database_url:
+            return normalize_database_url(self.database_url)
+        return make_url(f"sqlite:///{self.data_dir / 'avisa.db'}")
+
+    @property
+    def root_key_path(self) -> Path:
+        """Where the root keyring file lives (used unless `AVISA_ROOT_KEY` is set)."""
+        return self.root_key_file or self.data_dir / "root.key"
+
+
+def normalize_database_url(text: str) -> URL:
+    """Parse a database URL and pin the driver: `postgresql://` uses psycopg 3.
+
+    Raises ValueError naming what is wrong for a malformed URL or an unsupported database.
+    """
+    try:
+        url = make_url(text)
+    except ArgumentError:
+        raise ValueError(
+            "is not a database URL (expected sqlite:///path or postgresql://…)"
+        ) from None
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        if url.database in (None, "") or url.database == ":memory:":
+            raise ValueError("a SQLite URL needs a file path, like sqlite:///./avisa.db")
+        return url.set(drivername="sqlite")
+    if backend in ("postgresql", "postgres"):
+        if not url.database:
+            raise ValueError("a PostgreSQL URL needs a database name")
+        return url.set(drivername="postgresql+psycopg")
+    raise ValueError(f"unsupported database {backend!r} (use sqlite or postgresql)")
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings from the environment and `.env`, with `overrides` taking precedence.
+
+    Raises ConfigError naming the first invalid variable and what is wrong with it.
+    """
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from None
+
+
+def _describe(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    field = str(first["loc"][0]) if first["loc"] else "configuration"
+    message = str(first["msg"])
+    for prefix in ("Value error, ", "Assertion failed, "):
+        message = message.removeprefix(prefix)
+    return f"invalid AVISA_{field.upper()}: {message}"

@@ -1,0 +1,1 @@
+"""Database: engine factory, column types, table declarations and migrations."""

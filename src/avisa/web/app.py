@@ -1,0 +1,42 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from avisa import __version__
+from avisa.services import Services
+from avisa.web import health
+from avisa.web.errors import install_error_handlers
+from avisa.web.limits import BodySizeLimit
+
+
+def create_app(services: Services, *, own_services: bool = False) -> FastAPI:
+    """Build the HTTP application around `services`.
+
+    With `own_services`, the app closes the services when it shuts down (what `avisa serve`
+    wants); otherwise the caller keeps ownership (what tests want).
+    """
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            if own_services:
+                services.close()
+
+    app = FastAPI(
+        title="avisa",
+        version=__version__,
+        description="Self-hosted appointment reminders: scheduler, vault, functions, delivery.",
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimit)
+    app.include_router(health.router)
+    return app
