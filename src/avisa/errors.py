@@ -46,3 +46,24 @@ class DatabaseError(AvisaError):
     """The database is unreachable or not migrated."""
 
     http_status = 503
+
+
+class VaultSealedError(AvisaError):
+    """The vault's root key is missing, unreadable or wrong: no secret can be read or written.
+
+    The message names the key source that was tried and how to fix it.
+    """
+
+    http_status = 503
+
+
+class AuthError(AvisaError):
+    """A bearer token is missing, malformed, badly signed or expired (HTTP 401)."""
+
+    http_status = 401
+
+
+class ForbiddenError(AvisaError):
+    """A valid token whose role may not do this (HTTP 403)."""
+
+    http_status = 403

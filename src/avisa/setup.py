@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
@@ -20,8 +21,14 @@ class InitReport:
     changes: list[str] = field(default_factory=list)
 
 
+#: A step of `avisa init` after migration: makes what is missing, returns what it changed.
+#: Each part of avisa (vault, scheduler, ...) lists its step here, in the order they run.
+InitStep = Callable[[Services], list[str]]
+INIT_STEPS: tuple[InitStep, ...] = ()
+
+
 def initialise(services: Services) -> InitReport:
-    """Create the data dir, migrate to head and record the installation.
+    """Create the data dir, migrate to head, record the installation, then run `INIT_STEPS`.
 
     Safe to run any number of times: a second run changes nothing and reports no changes.
     """
@@ -49,4 +56,6 @@ def initialise(services: Services) -> InitReport:
                 )
             )
             report.changes.append("recorded the installation")
+    for step in INIT_STEPS:
+        report.changes.extend(step(services))
     return report
