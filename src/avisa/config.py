@@ -66,6 +66,31 @@ def offset_label(offset: timedelta) -> str:
     return f"{seconds}s"
 
 
+#: Transitions the status updater may make: from an open status to a final one.
+STATUS_UPDATER_SOURCES = ("scheduled", "confirmed")
+STATUS_UPDATER_TARGETS = ("completed", "no_show")
+
+
+def parse_status_mapping(text: str) -> tuple[tuple[str, str], ...]:
+    """Parse `confirmed:completed,scheduled:no_show` into (from, to) pairs.
+
+    Raises ValueError naming the bad pair: sources are open statuses, targets final ones,
+    and each source appears once.
+    """
+    pairs: list[tuple[str, str]] = []
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        source, _, target = (x.strip() for x in part.partition(":"))
+        if source not in STATUS_UPDATER_SOURCES or target not in STATUS_UPDATER_TARGETS:
+            raise ValueError(
+                f"{part!r} is not a transition like confirmed:completed "
+                f"(from {'/'.join(STATUS_UPDATER_SOURCES)} to {'/'.join(STATUS_UPDATER_TARGETS)})"
+            )
+        if any(source == seen for seen, _ in pairs):
+            raise ValueError(f"{source!r} is mapped twice")
+        pairs.append((source, target))
+    return tuple(pairs)
+
+
 class Settings(BaseSettings):
     """All of avisa's configuration. Build it with `load_settings()`."""
 
@@ -91,6 +116,14 @@ class Settings(BaseSettings):
     default_timezone: str = "UTC"
     default_locale: Literal["es", "en"] = "es"
     default_region: str = "ES"
+    default_currency: str = "EUR"
+    min_lead: timedelta = timedelta(minutes=10)
+    reminder_horizon: timedelta = timedelta(hours=2)
+    status_grace: timedelta = timedelta(minutes=15)
+    status_mapping: Annotated[tuple[tuple[str, str], ...], NoDecode] = (
+        ("confirmed", "completed"),
+        ("scheduled", "no_show"),
+    )
     email_provider: EmailProvider = EmailProvider.console
     smtp_url: str | None = None
     email_from: str | None = None
@@ -114,6 +147,28 @@ class Settings(BaseSettings):
                 raise ValueError("needs at least one offset, like 24h,1h")
             offsets = sorted({parse_offset(p) for p in parts}, reverse=True)
             return tuple(offsets)
+        return value
+
+    @field_validator("min_lead", "reminder_horizon", "status_grace", mode="before")
+    @classmethod
+    def _parse_duration(cls, value: Any) -> Any:
+        # Same spelling as the reminder offsets (10m, 2h), which reads better than ISO 8601.
+        if isinstance(value, str):
+            return parse_offset(value)
+        return value
+
+    @field_validator("status_mapping", mode="before")
+    @classmethod
+    def _parse_status_mapping(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return parse_status_mapping(value)
+        return value
+
+    @field_validator("default_currency")
+    @classmethod
+    def _check_currency(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Z]{3}", value):
+            raise ValueError(f"{value!r} is not an ISO 4217 code like EUR")
         return value
 
     @field_validator("default_timezone")

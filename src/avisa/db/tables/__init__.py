@@ -2,13 +2,17 @@
 
 from avisa.db.metadata import metadata
 from avisa.db.tables.cron import cron_job, cron_job_run_details, cron_state, cron_worker
+from avisa.db.tables.domain import appointments, clients, notifications
 from avisa.db.tables.instance import avisa_instance
 
 __all__ = [
+    "appointments",
     "avisa_instance",
+    "clients",
     "cron_job",
     "cron_job_run_details",
     "cron_state",
     "cron_worker",
     "metadata",
+    "notifications",
 ]
