@@ -17,6 +17,7 @@ from avisa.config import Settings, load_settings
 from avisa.db import migrate
 from avisa.db.engine import create_engine
 from avisa.services import Services, build_services
+from avisa.setup import initialise
 from tests.support.databases import postgres_database
 
 BACKENDS = ["sqlite", "postgresql"]
@@ -84,5 +85,27 @@ def make_settings(tmp_path: Path, database_url: str) -> Any:
 
 @pytest.fixture
 def services(make_settings: Any, migrated_engine: Engine, clock: FrozenClock) -> Services:
-    """Services on a migrated database with a frozen clock."""
-    return build_services(make_settings(), engine=migrated_engine, clock=clock)
+    """Services on an initialised installation (`avisa init` done) with a frozen clock.
+
+    The root key file lives in the test's data dir; the service keys exist in the vault.
+    """
+    built = build_services(make_settings(), engine=migrated_engine, clock=clock)
+    initialise(built)
+    return built
+
+
+@pytest.fixture
+def service_key(services: Services) -> str:
+    """The service_role key of the test installation."""
+    return services.service_keys.keys()["service_role"]
+
+
+@pytest.fixture
+def anon_key(services: Services) -> str:
+    return services.service_keys.keys()["anon"]
+
+
+@pytest.fixture
+def service_headers(service_key: str) -> dict[str, str]:
+    """Headers that authenticate an admin API request."""
+    return {"Authorization": f"Bearer {service_key}"}

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from avisa import __version__
 from avisa.services import Services
 from avisa.web import health
+from avisa.web.api import vault as vault_api
 from avisa.web.errors import install_error_handlers
 from avisa.web.limits import BodySizeLimit
 
@@ -39,4 +40,5 @@ def create_app(services: Services, *, own_services: bool = False) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit)
     app.include_router(health.router)
+    app.include_router(vault_api.router)
     return app

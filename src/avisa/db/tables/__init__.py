@@ -4,6 +4,7 @@ from avisa.db.metadata import metadata
 from avisa.db.tables.cron import cron_job, cron_job_run_details, cron_state, cron_worker
 from avisa.db.tables.domain import appointments, clients, notifications
 from avisa.db.tables.instance import avisa_instance
+from avisa.db.tables.vault import vault_audit, vault_keys, vault_secret_versions, vault_secrets
 
 __all__ = [
     "appointments",
@@ -15,4 +16,8 @@ __all__ = [
     "cron_worker",
     "metadata",
     "notifications",
+    "vault_audit",
+    "vault_keys",
+    "vault_secret_versions",
+    "vault_secrets",
 ]
