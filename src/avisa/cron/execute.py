@@ -13,8 +13,12 @@ A thread (SQL on SQLite, a function) cannot be interrupted; its late result is d
 from __future__ import annotations
 
 import asyncio
+import functools
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import sqlalchemy as sa
@@ -30,6 +34,22 @@ from avisa.errors import AvisaError, NotFoundError, VaultSealedError
 
 #: Bytes of an HTTP answer read for the excerpt; the rest is discarded unread.
 READ_LIMIT = 8192
+#: Threads for SQL, functions and secret lookups. Our own pool, not the loop's default,
+#: so that a thread stuck past its timeout never blocks the worker's shutdown.
+MAX_THREADS = 16
+
+T = TypeVar("T")
+
+
+class _NoRequestLines(logging.Filter):
+    """Drops httpx's "HTTP Request: METHOD URL" lines: the URL may hold a resolved secret,
+    and the runner logs every run itself, without it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("HTTP Request:")
+
+
+_REQUEST_LINE_FILTER = _NoRequestLines()
 
 
 class CommandRunner:
@@ -47,14 +67,27 @@ class CommandRunner:
         self.functions = functions
         self.secrets = secrets
         self._http: httpx.AsyncClient | None = None
+        self._threads: ThreadPoolExecutor | None = None
+        # Idempotent: logging keeps one instance of a filter object.
+        logging.getLogger("httpx").addFilter(_REQUEST_LINE_FILTER)
 
     def __repr__(self) -> str:
         return f"CommandRunner({self.engine.dialect.name})"
 
     async def aclose(self) -> None:
+        """Close the HTTP client and let go of the threads (a stuck one is abandoned)."""
         if self._http is not None:
             await self._http.aclose()
             self._http = None
+        if self._threads is not None:
+            self._threads.shutdown(wait=False, cancel_futures=True)
+            self._threads = None
+
+    async def _in_thread(self, call: Callable[..., T], *args: Any) -> T:
+        if self._threads is None:
+            self._threads = ThreadPoolExecutor(MAX_THREADS, thread_name_prefix="avisa-cron")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._threads, functools.partial(call, *args))
 
     async def run(
         self, command: Command, *, jobname: str, runid: int, timeout: timedelta
@@ -64,7 +97,7 @@ class CommandRunner:
         try:
             async with asyncio.timeout(timeout.total_seconds()):
                 if isinstance(command, SqlCommand):
-                    return await asyncio.to_thread(self._run_sql, command.sql, timeout)
+                    return await self._in_thread(self._run_sql, command.sql, timeout)
                 if isinstance(command, HttpCommand):
                     return await self._run_http(command)
                 return await self._run_function(command.name, command.args, jobname, runid)
@@ -96,7 +129,7 @@ class CommandRunner:
             return Outcome(False, str(exc))
         context = FunctionContext(self.engine, self.clock, jobname, runid)
         try:
-            message = await asyncio.to_thread(function.call, context, dict(args))
+            message = await self._in_thread(function.call, context, dict(args))
         except AvisaError as exc:
             return Outcome(False, Redactor().scrub(str(exc)))
         except Exception as exc:  # any failure of user code fails the run
@@ -106,7 +139,7 @@ class CommandRunner:
     async def _run_http(self, command: HttpCommand) -> Outcome:
         redactor = Redactor()
         try:
-            url, headers = await asyncio.to_thread(self._resolve, command, redactor)
+            url, headers = await self._in_thread(self._resolve, command, redactor)
         except NotFoundError as exc:
             return Outcome(False, redactor.scrub(f"secret missing: {exc}"))
         except VaultSealedError as exc:

@@ -31,6 +31,8 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
         re.compile(
             r"(?i)([\"']?[a-z_-]*(?:password|passwd|secret|token|api[_-]?key|apikey|"
             r"authorization|credential|signature)[a-z_-]*[\"']?\s*[:=]\s*)"
+            # Not again what the first rule already masked ("Bearer [redacted]").
+            r"(?!\[redacted\]|(?:bearer|basic|token)\s)"
             r"(\"[^\"]*\"|'[^']*'|[^\s,;&}\]]+)"
         ),
         rf"\1{REDACTED}",
