@@ -111,7 +111,8 @@ def make_scheduler(
 
 @pytest.fixture
 def scheduler(make_scheduler: Any) -> Scheduler:
-    return make_scheduler()
+    built: Scheduler = make_scheduler()
+    return built
 
 
 def run_pass(scheduler: Scheduler) -> None:

@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 
 from avisa.clock import FrozenClock
 from avisa.cron.commands import function_command, sql_command
-from avisa.cron.jobs import CronJobs
+from avisa.cron.jobs import CronJobs, JobChanges
 from avisa.cron.model import Origin, Run, RunStatus
 from avisa.cron.runs import RunStore
 from avisa.cron.worker import Scheduler
@@ -294,8 +294,6 @@ def test_a_requested_run_is_picked_up_by_a_worker(
 def test_inactive_jobs_do_not_run_and_reactivation_does_not_catch_up(
     cron: CronJobs, scheduler: Scheduler, clock: FrozenClock, migrated_engine: Engine
 ) -> None:
-    from avisa.cron.jobs import JobChanges
-
     job, _ = cron.schedule("paused", "* * * * *", sql_command("SELECT 1"), active=False)
     assert job.next_run_at is None
     clock.advance(600)
