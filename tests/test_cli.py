@@ -11,7 +11,10 @@ import pytest
 
 
 def run_avisa(
-    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+    *args: str,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    stdin: str = "",
 ) -> subprocess.CompletedProcess[str]:
     """Run `python -m avisa ARGS` with only the given AVISA_ variables set."""
     base = {k: v for k, v in os.environ.items() if not k.startswith("AVISA_")}
@@ -20,6 +23,7 @@ def run_avisa(
         [sys.executable, "-m", "avisa", *args],
         env=base,
         cwd=cwd,
+        input=stdin,
         capture_output=True,
         text=True,
         timeout=60,

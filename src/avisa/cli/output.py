@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -28,4 +29,6 @@ def echo_table(
         table.add_column(column)
     for row in rows:
         table.add_row(*["" if cell is None else str(cell) for cell in row])
-    Console().print(table)
+    # Off a terminal rich assumes 80 columns; a pipe or a file gets full lines instead.
+    console = Console() if sys.stdout.isatty() else Console(width=200)
+    console.print(table)

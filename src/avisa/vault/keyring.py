@@ -92,7 +92,9 @@ class FileStamp:
 
     inode: int
     mtime_ns: int
+    ctime_ns: int
     size: int
+    mode: int
 
 
 class KeyringSource:
@@ -124,7 +126,7 @@ class KeyringSource:
             st = self.path.stat()
         except FileNotFoundError:
             return None
-        return FileStamp(st.st_ino, st.st_mtime_ns, st.st_size)
+        return FileStamp(st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_mode)
 
     def load(self) -> Keyring:
         """Read and validate the keyring; raises VaultSealedError saying what is wrong."""
