@@ -10,6 +10,8 @@ from fastapi import FastAPI
 from avisa import __version__
 from avisa.services import Services
 from avisa.web import health
+from avisa.web.api import appointments as appointments_api
+from avisa.web.api import clients as clients_api
 from avisa.web.api import vault as vault_api
 from avisa.web.errors import install_error_handlers
 from avisa.web.limits import BodySizeLimit
@@ -41,4 +43,6 @@ def create_app(services: Services, *, own_services: bool = False) -> FastAPI:
     app.add_middleware(BodySizeLimit)
     app.include_router(health.router)
     app.include_router(vault_api.router)
+    app.include_router(clients_api.router)
+    app.include_router(appointments_api.router)
     return app

@@ -1,0 +1,139 @@
+"""`/api/v1/appointments`: book, list, get, reschedule or edit, confirm, cancel; and each
+appointment's notifications (service key required)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+
+from avisa.domain.appointments import (
+    AppointmentFilter,
+    appointment_public,
+    cancel_appointment,
+    confirm_appointment,
+    create_appointment,
+    get_appointment,
+    list_appointments,
+    update_appointment,
+)
+from avisa.domain.model import AppointmentStatus
+from avisa.domain.notifications import list_notifications, notification_public
+from avisa.domain.schemas import (
+    AppointmentCreate,
+    AppointmentPublic,
+    AppointmentUpdate,
+    NotificationPublic,
+    Page,
+)
+from avisa.domain.validation import InvalidFieldError
+from avisa.web.auth import ServiceRoleDep
+from avisa.web.deps import ServicesDep
+
+router = APIRouter(prefix="/api/v1/appointments", tags=["appointments"])
+
+Limit = Annotated[int, Query(ge=1, le=500, description="Items per page.")]
+Cursor = Annotated[str | None, Query(description="`next_cursor` of the previous page.")]
+Conflict = {409: {"description": "the appointment's status does not allow this"}}
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    responses={200: {"description": "an appointment with this external_id was updated"}},
+)
+def create(
+    body: AppointmentCreate, response: Response, services: ServicesDep, _auth: ServiceRoleDep
+) -> AppointmentPublic:
+    """Book an appointment (with `client_id` or an inline `client`) and plan its reminders.
+
+    An `external_id` already known updates that appointment and answers 200 instead of 201.
+    """
+    with services.engine.begin() as conn:
+        record, created = create_appointment(conn, body, services.settings, services.clock.now())
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return appointment_public(record)
+
+
+@router.get("")
+def list_(
+    services: ServicesDep,
+    _auth: ServiceRoleDep,
+    status_: Annotated[list[AppointmentStatus] | None, Query(alias="status")] = None,
+    client_id: int | None = None,
+    starts_from: Annotated[datetime | None, Query(alias="from")] = None,
+    starts_before: Annotated[datetime | None, Query(alias="to")] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Page[AppointmentPublic]:
+    """Appointments by start time; filter by status (repeatable), client and `from`/`to`."""
+    for name, value in (("from", starts_from), ("to", starts_before)):
+        if value is not None and value.tzinfo is None:
+            raise InvalidFieldError(name, "needs an offset, like 2026-03-02T09:00:00+01:00")
+    where = AppointmentFilter(
+        status=tuple(status_ or ()),
+        client_id=client_id,
+        starts_from=starts_from,
+        starts_before=starts_before,
+    )
+    with services.engine.connect() as conn:
+        records, next_cursor = list_appointments(conn, where, limit=limit, cursor=cursor)
+    return Page[AppointmentPublic](
+        items=[appointment_public(r) for r in records], next_cursor=next_cursor
+    )
+
+
+@router.get("/{appointment_id}")
+def get(appointment_id: int, services: ServicesDep, _auth: ServiceRoleDep) -> AppointmentPublic:
+    """One appointment, its times in its own zone; 404 if it does not exist."""
+    with services.engine.connect() as conn:
+        return appointment_public(get_appointment(conn, appointment_id))
+
+
+@router.patch("/{appointment_id}", responses=Conflict)
+def patch(
+    appointment_id: int, body: AppointmentUpdate, services: ServicesDep, _auth: ServiceRoleDep
+) -> AppointmentPublic:
+    """Edit or reschedule; pending reminders of the old time are cancelled, new ones planned."""
+    with services.engine.begin() as conn:
+        record = update_appointment(
+            conn, appointment_id, body, services.settings, services.clock.now()
+        )
+    return appointment_public(record)
+
+
+@router.post("/{appointment_id}/confirm", responses=Conflict)
+def confirm(appointment_id: int, services: ServicesDep, _auth: ServiceRoleDep) -> AppointmentPublic:
+    """scheduled -> confirmed; confirming twice is harmless; 409 once closed."""
+    with services.engine.begin() as conn:
+        record = confirm_appointment(conn, appointment_id, services.settings, services.clock.now())
+    return appointment_public(record)
+
+
+@router.post("/{appointment_id}/cancel", responses=Conflict)
+def cancel(appointment_id: int, services: ServicesDep, _auth: ServiceRoleDep) -> AppointmentPublic:
+    """Cancel and cancel its pending reminders; cancelling twice is harmless; 409 once
+    completed or no-show."""
+    with services.engine.begin() as conn:
+        record = cancel_appointment(conn, appointment_id, services.settings, services.clock.now())
+    return appointment_public(record)
+
+
+@router.get("/{appointment_id}/notifications")
+def notifications(
+    appointment_id: int,
+    services: ServicesDep,
+    _auth: ServiceRoleDep,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Page[NotificationPublic]:
+    """The appointment's reminders: planned, sent, skipped or cancelled, with the reason."""
+    with services.engine.connect() as conn:
+        appointment = get_appointment(conn, appointment_id)
+        records, next_cursor = list_notifications(conn, appointment_id, limit=limit, cursor=cursor)
+    return Page[NotificationPublic](
+        items=[notification_public(r, appointment.timezone) for r in records],
+        next_cursor=next_cursor,
+    )
