@@ -32,6 +32,7 @@ def _root(
 
 
 cron.register(app)
+cron.register(app)
 db.register(app)
 serve.register(app)
 vault.register(app)
