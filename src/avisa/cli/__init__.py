@@ -32,7 +32,6 @@ def _root(
 
 
 cron.register(app)
-cron.register(app)
 db.register(app)
 serve.register(app)
 vault.register(app)
