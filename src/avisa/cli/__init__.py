@@ -11,7 +11,7 @@ import sys
 import typer
 from sqlalchemy.exc import OperationalError
 
-from avisa.cli import cron, db, serve, vault
+from avisa.cli import appointments, cron, db, diagnose, serve, vault
 from avisa.db.engine import describe_operational_error
 from avisa.errors import AvisaError
 
@@ -31,10 +31,12 @@ def _root(
     """avisa: scheduler, vault, HTTP functions and reminder delivery in one program."""
 
 
+appointments.register(app)
 cron.register(app)
 db.register(app)
 serve.register(app)
 vault.register(app)
+diagnose.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:
