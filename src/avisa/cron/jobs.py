@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 from avisa.clock import Clock
 from avisa.cron.commands import Command, FunctionCommand
 from avisa.cron.functions import FunctionRegistry
 from avisa.cron.model import DEFAULT_TIMEOUT, InvalidJobError, Job, Overlap, Run
 from avisa.cron.runs import RunStore
-from avisa.cron.schedule import Schedule, parse_schedule, parse_timezone
+from avisa.cron.schedule import Schedule, ScheduleError
+from avisa.cron.schedule import parse_schedule as _parse_schedule
+from avisa.cron.schedule import parse_timezone as _parse_timezone
 from avisa.cron.store import JobStore
 from avisa.errors import NotFoundError
 
@@ -216,5 +219,17 @@ def parse_duration(text: str, *, label: str = "duration") -> timedelta:
     return timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
 
 
-def next_tick(schedule: Schedule, timezone: str, now: datetime) -> datetime:
-    return schedule.next_after(now, parse_timezone(timezone))
+def parse_schedule(text: str) -> Schedule:
+    """The schedule parser's verdict, as an InvalidJobError (HTTP 422) when it refuses."""
+    try:
+        return _parse_schedule(text)
+    except ScheduleError as exc:
+        raise InvalidJobError(str(exc)) from None
+
+
+def parse_timezone(name: str) -> ZoneInfo:
+    """The zone called `name`; InvalidJobError (HTTP 422) naming it when unknown."""
+    try:
+        return _parse_timezone(name)
+    except ScheduleError as exc:
+        raise InvalidJobError(str(exc)) from None

@@ -12,6 +12,7 @@ from avisa.services import Services
 from avisa.web import health
 from avisa.web.api import appointments as appointments_api
 from avisa.web.api import clients as clients_api
+from avisa.web.api import cron as cron_api
 from avisa.web.api import vault as vault_api
 from avisa.web.errors import install_error_handlers
 from avisa.web.limits import BodySizeLimit
@@ -45,4 +46,5 @@ def create_app(services: Services, *, own_services: bool = False) -> FastAPI:
     app.include_router(vault_api.router)
     app.include_router(clients_api.router)
     app.include_router(appointments_api.router)
+    app.include_router(cron_api.router)
     return app
