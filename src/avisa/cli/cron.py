@@ -1,6 +1,6 @@
 """`avisa cron …` (pg_cron's verbs) and `avisa worker`.
 
-Click rejects what it can see in the command line itself (a missing argument, two command
+Typer rejects what it can see in the command line itself (a missing argument, two command
 kinds at once, a choice out of its list): usage errors, exit 2. Values avisa validates
 (name, schedule, time zone, URL, JSON, durations) fail with one line and exit 1.
 """
@@ -11,7 +11,6 @@ import asyncio
 from datetime import timedelta
 from typing import Any
 
-import click
 import typer
 
 from avisa.cli.context import command_services, settings_for_command
@@ -59,7 +58,7 @@ def register(app: typer.Typer) -> None:
 
 @cron_app.command("schedule")
 def schedule(
-    name: str = typer.Argument(..., help="Job name; an existing job is updated."),
+    name: str = typer.Argument(..., metavar="NAME", help="Job name; an existing job is updated."),
     schedule_text: str = typer.Argument(..., metavar="SCHEDULE", help="Cron, 'N seconds', @daily."),
     sql: str | None = SqlOpt,
     http: str | None = HttpOpt,
@@ -91,7 +90,7 @@ def schedule(
 
 
 @cron_app.command("unschedule")
-def unschedule(name: str = typer.Argument(..., help="Job name.")) -> None:
+def unschedule(name: str = typer.Argument(..., metavar="NAME", help="Job name.")) -> None:
     """Delete job NAME and its run history."""
     with command_services() as services:
         cron_jobs(services).unschedule(name)
@@ -100,7 +99,7 @@ def unschedule(name: str = typer.Argument(..., help="Job name.")) -> None:
 
 @cron_app.command("alter")
 def alter(
-    name: str = typer.Argument(..., help="Job name."),
+    name: str = typer.Argument(..., metavar="NAME", help="Job name."),
     schedule_text: str | None = typer.Option(None, "--schedule", help="New schedule."),
     active: bool | None = typer.Option(None, "--active/--inactive", help="Resume or pause."),
     sql: str | None = SqlOpt,
@@ -161,7 +160,7 @@ def list_(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> 
 
 @cron_app.command("runs")
 def runs(
-    name: str | None = typer.Argument(None, help="Only this job's runs."),
+    name: str | None = typer.Argument(None, metavar="NAME", help="Only this job's runs."),
     since: str = typer.Option("24h", "--since", help="How far back: 90m, 24h, 7d."),
     status: RunStatus | None = StatusOpt,
     limit: int = typer.Option(100, "--limit", min=1, max=10_000, help="At most this many."),
@@ -203,7 +202,7 @@ def runs(
 
 
 @cron_app.command("run")
-def run(name: str = typer.Argument(..., help="Job name.")) -> None:
+def run(name: str = typer.Argument(..., metavar="NAME", help="Job name.")) -> None:
     """Run job NAME now, here, and record it in the history like any run.
 
     Exits 1 when the run fails."""
@@ -257,9 +256,9 @@ def _command(
         if value is not None
     ]
     if len(given) > 1:
-        raise click.UsageError(f"give one command, not {' and '.join(given)}")
+        raise typer.BadParameter(f"give one command, not {' and '.join(given)}")
     if not given and required:
-        raise click.UsageError("give the command: --sql, --http or --function")
+        raise typer.BadParameter("give the command: --sql, --http or --function")
     http_only = {
         "--method": method,
         "--header": headers,
@@ -268,9 +267,9 @@ def _command(
     }
     for flag, value in http_only.items():
         if value is not None and value != [] and http is None:
-            raise click.UsageError(f"{flag} goes with --http")
+            raise typer.BadParameter("goes with --http", param_hint=f"'{flag}'")
     if args is not None and function is None:
-        raise click.UsageError("--args goes with --function")
+        raise typer.BadParameter("goes with --function", param_hint="'--args'")
     if sql is not None:
         return sql_command(sql)
     if http is not None:
