@@ -12,6 +12,7 @@ from avisa.cron.runtime import ensure_purge_job
 from avisa.db import migrate
 from avisa.db.tables import avisa_instance
 from avisa.errors import DatabaseError
+from avisa.functions.setup import ensure_default_jobs
 from avisa.services import Services
 from avisa.vault.setup import ensure_vault
 
@@ -26,7 +27,7 @@ class InitReport:
 #: A step of `avisa init` after migration: makes what is missing, returns what it changed.
 #: Each part of avisa (vault, scheduler, ...) lists its step here, in the order they run.
 InitStep = Callable[[Services], list[str]]
-INIT_STEPS: tuple[InitStep, ...] = (ensure_vault, ensure_purge_job)
+INIT_STEPS: tuple[InitStep, ...] = (ensure_vault, ensure_purge_job, ensure_default_jobs)
 
 
 def initialise(services: Services) -> InitReport:

@@ -11,7 +11,7 @@ import sys
 import typer
 from sqlalchemy.exc import OperationalError
 
-from avisa.cli import appointments, cron, db, diagnose, serve, vault
+from avisa.cli import appointments, cron, db, diagnose, functions, serve, vault, verify
 from avisa.db.engine import describe_operational_error
 from avisa.errors import AvisaError
 
@@ -37,6 +37,8 @@ db.register(app)
 serve.register(app)
 vault.register(app)
 diagnose.register(app)
+functions.register(app)
+verify.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -8,21 +8,31 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from avisa import __version__
+from avisa.functions.registry import HttpFunctions, builtin_http_functions
 from avisa.services import Services
+from avisa.web import functions as functions_router
 from avisa.web import health
 from avisa.web.api import appointments as appointments_api
 from avisa.web.api import clients as clients_api
 from avisa.web.api import cron as cron_api
+from avisa.web.api import logs as logs_api
 from avisa.web.api import vault as vault_api
 from avisa.web.errors import install_error_handlers
 from avisa.web.limits import BodySizeLimit
+from avisa.web.ratelimit import AuthFailureLimiter
 
 
-def create_app(services: Services, *, own_services: bool = False) -> FastAPI:
+def create_app(
+    services: Services,
+    *,
+    own_services: bool = False,
+    functions: HttpFunctions | None = None,
+) -> FastAPI:
     """Build the HTTP application around `services`.
 
     With `own_services`, the app closes the services when it shuts down (what `avisa serve`
-    wants); otherwise the caller keeps ownership (what tests want).
+    wants); otherwise the caller keeps ownership (what tests want). `functions` replaces
+    the built-in HTTP functions (tests register their own).
     """
 
     @asynccontextmanager
@@ -40,9 +50,13 @@ def create_app(services: Services, *, own_services: bool = False) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.services = services
+    app.state.http_functions = functions or builtin_http_functions()
+    app.state.auth_limiter = AuthFailureLimiter(services.clock)
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit)
     app.include_router(health.router)
+    app.include_router(functions_router.router)
+    app.include_router(logs_api.router)
     app.include_router(vault_api.router)
     app.include_router(clients_api.router)
     app.include_router(appointments_api.router)

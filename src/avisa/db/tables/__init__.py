@@ -3,6 +3,7 @@
 from avisa.db.metadata import metadata
 from avisa.db.tables.cron import cron_job, cron_job_run_details, cron_state, cron_worker
 from avisa.db.tables.domain import appointments, clients, notifications
+from avisa.db.tables.functions import cron_execution_logs
 from avisa.db.tables.instance import avisa_instance
 from avisa.db.tables.vault import vault_audit, vault_keys, vault_secret_versions, vault_secrets
 
@@ -10,6 +11,7 @@ __all__ = [
     "appointments",
     "avisa_instance",
     "clients",
+    "cron_execution_logs",
     "cron_job",
     "cron_job_run_details",
     "cron_state",
