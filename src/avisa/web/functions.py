@@ -53,7 +53,21 @@ def _parse_body(raw: bytes) -> dict[str, Any]:
 
 @router.post(
     "/functions/v1/{name}",
+    openapi_extra={
+        "requestBody": {
+            "required": False,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "description": "arguments of the function (the shipped ones take none)",
+                    }
+                }
+            },
+        }
+    },
     responses={
+        400: {"description": "the body is not a JSON object"},
         401: {"description": "missing or invalid service key"},
         403: {"description": "a valid key of another role"},
         404: {"description": "unknown function"},
