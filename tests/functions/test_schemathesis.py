@@ -11,12 +11,13 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis import APIOperation, Case, GenerationMode
 
-# schemathesis' generics carry its internal types; the tests only pass them along.
-Operation = APIOperation[Any, Any, Any, Any]
-GeneratedCase = Case[Any]
 
 from avisa.functions.registry import HttpFunctions, builtin_http_functions
 from tests.functions.conftest import Live
+
+# schemathesis' generics carry its internal types; the tests only pass them along.
+Operation = APIOperation[Any, Any, Any, Any]
+GeneratedCase = Case[Any]
 
 
 @pytest.fixture
