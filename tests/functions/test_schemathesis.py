@@ -11,7 +11,6 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis import APIOperation, Case, GenerationMode
 
-
 from avisa.functions.registry import HttpFunctions, builtin_http_functions
 from tests.functions.conftest import Live
 
