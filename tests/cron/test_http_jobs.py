@@ -89,7 +89,7 @@ def test_the_request_timeout_fails_the_run(
     http_target: HttpTarget,
 ) -> None:
     job, _ = cron.schedule(
-        "slow", "* * * * *", http_command(f"{http_target.url}/slow?seconds=5", timeout_ms=200)
+        "slow", "* * * * *", http_command(f"{http_target.url}/slow?seconds=1", timeout_ms=200)
     )
     clock.advance(60)
     run_pass(scheduler)

@@ -132,25 +132,6 @@ class JobStore:
             value = conn.execute(query).scalar()
         return _as_instant(value)
 
-    def advance(self, jobid: int, expected: datetime | None, next_run_at: datetime) -> bool:
-        """Compare-and-set `next_run_at`: only if it still is `expected`.
-
-        False means another worker advanced it first, or the job was altered: both fine,
-        since ticks themselves are claimed by unique run rows, not by this update.
-        """
-        condition = (
-            cron_job.c.next_run_at.is_(None)
-            if expected is None
-            else cron_job.c.next_run_at == expected
-        )
-        with self.engine.begin() as conn:
-            count = conn.execute(
-                sa.update(cron_job)
-                .where(cron_job.c.jobid == jobid, condition)
-                .values(next_run_at=next_run_at)
-            ).rowcount
-        return count == 1
-
     def version(self) -> int:
         """The jobs-changed marker: any change to any job makes it larger."""
         with self.engine.connect() as conn:

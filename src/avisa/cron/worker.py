@@ -16,7 +16,7 @@ import socket
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import structlog
 from sqlalchemy.engine import Engine
@@ -28,7 +28,7 @@ from avisa.cron.model import MISFIRE_GRACE, ClaimedRun, Job, Outcome, Overlap, R
 from avisa.cron.runs import RunStore
 from avisa.cron.schedule import ScheduleError, parse_schedule, parse_timezone
 from avisa.cron.store import JobStore, WorkerStore
-from avisa.cron.ticks import plan_ticks
+from avisa.cron.ticks import TickPlan, plan_ticks
 from avisa.cron.wakeup import SQLITE_POLL_INTERVAL, ChangeWatcher
 from avisa.errors import NotFoundError
 
@@ -48,6 +48,9 @@ class WorkerSettings:
     shutdown_grace: float = 10.0
     #: Worker rows silent this long are deleted (their runs were failed long before).
     forget_after: timedelta = timedelta(hours=1)
+    #: Ticks are claimed this long before they are due and started on the dot, so the
+    #: database round trips of a claim do not delay the start.
+    claim_ahead: timedelta = timedelta(milliseconds=100)
 
 
 def new_worker_id(kind: str = "worker") -> str:
@@ -100,7 +103,10 @@ class Scheduler:
                         self.beat()
                         next_beat = self.clock.now() + self.settings.heartbeat_interval
                     self.run_pending()
-                    wake_at = min(filter(None, (self.jobs.next_due_at(), next_beat)))
+                    next_due = self.jobs.next_due_at()
+                    wake_at = next_beat
+                    if next_due is not None:
+                        wake_at = min(wake_at, next_due - self.settings.claim_ahead)
                     failures = 0
                 except SQLAlchemyError as exc:
                     # The database is down or busy: keep the process, back off, retry.
@@ -119,13 +125,15 @@ class Scheduler:
         """One pass at the clock's now: claim due ticks and startable queued runs, and
         start a task for each run this worker won. Returns those tasks."""
         now = self.clock.now()
-        started: list[asyncio.Task[None]] = []
-        for job in self.jobs.due(now):
-            claimed = self._claim_due(job)
-            if claimed is not None:
-                started.append(self._start(claimed))
-        for claimed in self.runs.claim_queued(self.worker_id):
-            started.append(self._start(claimed))
+        horizon = now + self.settings.claim_ahead
+        plans = [
+            (job, plan)
+            for job in self.jobs.due(horizon)
+            if (plan := self._plan(job, horizon)) is not None
+        ]
+        claimed = self.runs.claim_due(plans, self.worker_id, now) if plans else []
+        started = [self._start(run) for run in claimed]
+        started += [self._start(run) for run in self.runs.claim_queued(self.worker_id, now)]
         return started
 
     def beat(self) -> None:
@@ -176,7 +184,7 @@ class Scheduler:
             raise NotFoundError(f"job {job.jobname!r} was deleted while it ran")
         return run
 
-    def _claim_due(self, job: Job) -> ClaimedRun | None:
+    def _plan(self, job: Job, now: datetime) -> TickPlan | None:
         if job.next_run_at is None:
             return None  # due() selects only jobs with a next run; a concurrent alter
         try:
@@ -185,20 +193,9 @@ class Scheduler:
         except ScheduleError as exc:
             # Only a hand-edited row gets here; stop it rather than spin on it.
             log.error("cron_job_deactivated", job=job.jobname, reason=str(exc))
-            self.jobs.update(job.jobid, self.clock.now(), active=False, next_run_at=None)
+            self.jobs.update(job.jobid, now, active=False, next_run_at=None)
             return None
-        at = self.clock.now()
-        plan = plan_ticks(schedule, zone, job.next_run_at, at, self.settings.misfire_grace)
-        if plan.missed:
-            self.runs.record_missed(job.jobid, plan.missed, at)
-        claimed = None
-        if plan.run is not None:
-            claim = self.runs.claim_tick(job, plan.run, self.worker_id, at)
-            claimed = claim.run
-            if claim.run is None:
-                log.debug("cron_tick_not_run", job=job.jobname, result=claim.result.value)
-        self.jobs.advance(job.jobid, job.next_run_at, plan.next_run_at)
-        return claimed
+        return plan_ticks(schedule, zone, job.next_run_at, now, self.settings.misfire_grace)
 
     def _start(self, claimed: ClaimedRun) -> asyncio.Task[None]:
         task = asyncio.get_running_loop().create_task(
@@ -210,8 +207,11 @@ class Scheduler:
 
     async def _execute(self, claimed: ClaimedRun) -> None:
         job = claimed.job
-        if not self.runs.mark_running(claimed.runid, self.worker_id, self.clock.now()):
-            return  # failed as lost during a pause: someone else decided
+        # Claimed ahead of time: start on the dot (queued and manual runs are already due).
+        early = (claimed.scheduled_for - self.clock.now()).total_seconds()
+        if early > 0:
+            await self.clock.sleep(early)
+        started = self.clock.now()
         try:
             outcome = await self.runner.run(
                 job.command, jobname=job.jobname, runid=claimed.runid, timeout=job.timeout
@@ -222,12 +222,14 @@ class Scheduler:
                 self.worker_id,
                 Outcome(False, "interrupted: the worker stopped before the run ended"),
                 self.clock.now(),
+                started=started,
             )
             raise
         except Exception as exc:
             log.exception("cron_run_crashed", job=job.jobname, runid=claimed.runid)
             outcome = Outcome(False, f"internal error: {type(exc).__name__}")
-        if not self.runs.finish(claimed.runid, self.worker_id, outcome, self.clock.now()):
+        ended = self.clock.now()
+        if not self.runs.finish(claimed.runid, self.worker_id, outcome, ended, started=started):
             log.warning("cron_run_already_ended", job=job.jobname, runid=claimed.runid)
         log.info(
             "cron_run_finished",
