@@ -20,6 +20,8 @@ OPEN = "('scheduled', 'confirmed')"
 def bare_sweep(engine: Engine, settings: Settings, now: datetime) -> None:
     sqlite = engine.dialect.name == "sqlite"
     statements = [_cancel_sql(sqlite), _sweep_sql(settings, sqlite)]
+    if not sqlite:
+        statements.insert(0, "SET LOCAL jit = off")  # as avisa does, for the same reason
     _run(engine, statements, _params(now, sqlite))
 
 
@@ -96,11 +98,14 @@ def _sweep_sql(settings: Settings, sqlite: bool) -> str:
             )
         return f"(a.starts_at - interval '{seconds} seconds')"
 
+    # The client's channels expanded in place, after the client (see avisa.domain.sweep).
     if sqlite:
-        channels = "(SELECT 'email' AS channel UNION ALL SELECT 'sms' UNION ALL SELECT 'whatsapp')"
-        has = "EXISTS (SELECT 1 FROM json_each({col}) AS j WHERE j.value = ch.channel)"
+        channels = "JOIN json_each(c.channels) AS ch"
+        channel = "ch.value"
+        has = "EXISTS (SELECT 1 FROM json_each({col}) AS j WHERE j.value = ch.value)"
     else:
-        channels = "(VALUES ('email'), ('sms'), ('whatsapp'))"
+        channels = "CROSS JOIN LATERAL jsonb_array_elements_text(c.channels) AS ch(channel)"
+        channel = "ch.channel"
         has = "{col} @> jsonb_build_array(ch.channel)"
     lead = int(settings.min_lead.total_seconds())
     horizon = int(settings.reminder_horizon.total_seconds())
@@ -117,10 +122,10 @@ def _sweep_sql(settings: Settings, sqlite: bool) -> str:
         on_time = f"a.starts_at > {plus(off)}"
         opted = has.format(col="c.opt_out")
         recipient = (
-            "CASE ch.channel WHEN 'email' THEN c.email WHEN 'sms' THEN c.phone ELSE c.whatsapp END"
+            f"CASE {channel} WHEN 'email' THEN c.email WHEN 'sms' THEN c.phone ELSE c.whatsapp END"
         )
         selects.append(f"""
-            SELECT a.id AS appointment_id, a.client_id, '{kind.name}' AS kind, ch.channel,
+            SELECT a.id AS appointment_id, a.client_id, '{kind.name}' AS kind, {channel} AS channel,
                    {recipient},
                    CASE WHEN {opted} THEN 'skipped' WHEN {on_time} THEN 'pending'
                         WHEN {late_ok} THEN 'pending' ELSE 'skipped' END,
@@ -132,10 +137,12 @@ def _sweep_sql(settings: Settings, sqlite: bool) -> str:
                    {now}, {now}
             FROM appointments AS a
             JOIN clients AS c ON c.id = a.client_id
-            CROSS JOIN {channels} AS ch{"" if sqlite else "(channel)"}
+            {channels}
             WHERE a.status IN {OPEN} AND a.starts_at > {now}
-              AND a.starts_at <= {plus(off + horizon)}
-              AND {has.format(col="c.channels")} AND ({recipient}) IS NOT NULL
+              AND a.starts_at <= {plus(off + horizon)} AND ({recipient}) IS NOT NULL
+              AND NOT EXISTS (SELECT 1 FROM notifications AS n WHERE n.appointment_id = a.id
+                  AND n.kind = '{kind.name}' AND n.channel = {channel}
+                  AND n.planned_start = a.starts_at)
         """)  # noqa: S608
     return f"""
         INSERT INTO notifications (appointment_id, client_id, kind, channel, recipient, status,

@@ -122,7 +122,8 @@ def get_client(conn: sa.Connection, client_id: int) -> ClientRecord:
 def update_client(
     conn: sa.Connection, client_id: int, data: ClientUpdate, settings: Settings, now: datetime
 ) -> ClientRecord:
-    """Change the fields present in `data` (an explicit null clears an address).
+    """Change the fields present in `data` (an explicit null clears an address, resets
+    `channels` to every channel with an address, or empties `opt_out`).
 
     Raises NotFoundError, or InvalidFieldError when the result would be invalid.
     """
@@ -138,6 +139,9 @@ def update_client(
         "opt_out": sorted(current.opt_out),
     }
     changes = data.model_dump(include=data.model_fields_set)
+    for required in ("name", "locale", "timezone"):
+        if required in changes and changes[required] is None:
+            raise InvalidFieldError(required, "cannot be null")
     merged.update(changes)
     if "channels" not in changes and {"email", "phone", "whatsapp"} & set(changes):
         # Contacts changed but not the preference: keep the preference where still possible.

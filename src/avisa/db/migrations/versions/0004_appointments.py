@@ -122,12 +122,6 @@ def upgrade() -> None:
             name=op.f("fk_notifications_appointment_id_appointments"),
             ondelete="CASCADE",
         ),
-        sa.ForeignKeyConstraint(
-            ["client_id"],
-            ["clients.id"],
-            name=op.f("fk_notifications_client_id_clients"),
-            ondelete="CASCADE",
-        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_notifications")),
         sa.UniqueConstraint(
             "appointment_id", "kind", "channel", "planned_start", name="uq_notifications_plan_key"
