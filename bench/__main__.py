@@ -1,6 +1,28 @@
-"""`python -m bench`: runs every benchmark and prints a table (filled in by later work)."""
+"""`python -m bench` (`make bench`): every benchmark, each printing a table and JSON.
+
+Each entry runs with its defaults; run a module alone for its options
+(`python -m bench.lateness --help`).
+"""
+
+from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 
-sys.stderr.write("no benchmarks yet: they arrive with the scheduler and delivery\n")
-sys.exit(0)
+from bench import lateness
+
+BENCHMARKS: list[tuple[str, Callable[[list[str]], int]]] = [
+    ("tick lateness (scheduler vs APScheduler 3)", lateness.main),
+]
+
+
+def main() -> int:
+    worst = 0
+    for title, run in BENCHMARKS:
+        print(f"== {title}", flush=True)
+        worst = max(worst, run([]))
+    return worst
+
+
+if __name__ == "__main__":
+    sys.exit(main())
