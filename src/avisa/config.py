@@ -91,6 +91,24 @@ def parse_status_mapping(text: str) -> tuple[tuple[str, str], ...]:
     return tuple(pairs)
 
 
+_RATE_RE = re.compile(r"^\s*([a-z_]+)\s*=\s*(\d+)\s*/\s*([smh])\s*$")
+_RATE_PERIODS = {"s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_rate_limits(text: str) -> dict[str, tuple[int, float]]:
+    """Parse `twilio=10/s,smtp=100/m` into {provider: (messages, period in seconds)}.
+
+    Raises ValueError naming the bad part.
+    """
+    limits: dict[str, tuple[int, float]] = {}
+    for part in (p for p in text.split(",") if p.strip()):
+        match = _RATE_RE.match(part)
+        if not match or int(match.group(2)) == 0:
+            raise ValueError(f"{part.strip()!r} is not a limit like twilio=10/s or smtp=100/m")
+        limits[match.group(1)] = (int(match.group(2)), _RATE_PERIODS[match.group(3)])
+    return limits
+
+
 class Settings(BaseSettings):
     """All of avisa's configuration. Build it with `load_settings()`."""
 
@@ -135,6 +153,22 @@ class Settings(BaseSettings):
     whatsapp_from: str | None = None
     meta_phone_number_id: str | None = None
     meta_base_url: str = "https://graph.facebook.com/v21.0"
+    # Delivery (see avisa.delivery): Twilio sender pool, WhatsApp templates, retries, limits.
+    twilio_messaging_service_sid: str | None = None
+    #: {"reminder_24h": {"es": "HX…", "en": "HX…"}, "*": {...}}: a Twilio ContentSid or a
+    #: Meta template name per reminder kind and locale ("*" is the fallback kind).
+    whatsapp_templates: dict[str, dict[str, str]] = Field(default_factory=dict)
+    templates_dir: Path | None = None
+    delivery_max_attempts: int = Field(default=5, ge=1, le=50)
+    delivery_backoff: timedelta = timedelta(seconds=30)
+    delivery_backoff_max: timedelta = timedelta(hours=1)
+    delivery_lease: timedelta = timedelta(minutes=2)
+    delivery_poll_interval: timedelta = timedelta(seconds=5)
+    delivery_concurrency: int = Field(default=16, ge=1, le=512)
+    #: Per provider: at most N messages per second/minute/hour (`twilio=10/s,smtp=5/s`).
+    rate_limits: Annotated[dict[str, tuple[int, float]], NoDecode] = Field(
+        default_factory=lambda: {"smtp": (10, 1.0), "twilio": (10, 1.0), "meta": (20, 1.0)}
+    )
     log_format: Literal["auto", "human", "json"] = "auto"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
@@ -155,6 +189,31 @@ class Settings(BaseSettings):
         # Same spelling as the reminder offsets (10m, 2h), which reads better than ISO 8601.
         if isinstance(value, str):
             return parse_offset(value)
+        return value
+
+    @field_validator(
+        "delivery_backoff", "delivery_backoff_max", "delivery_lease", "delivery_poll_interval",
+        mode="before",
+    )
+    @classmethod
+    def _parse_delivery_duration(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return parse_offset(value)
+        return value
+
+    @field_validator("delivery_poll_interval")
+    @classmethod
+    def _check_poll_interval(cls, value: timedelta) -> timedelta:
+        # A due notification must go out within 60 s of its due time.
+        if not timedelta(0) < value <= timedelta(seconds=30):
+            raise ValueError("must be between 1s and 30s")
+        return value
+
+    @field_validator("rate_limits", mode="before")
+    @classmethod
+    def _parse_rate_limits(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return parse_rate_limits(value)
         return value
 
     @field_validator("status_mapping", mode="before")

@@ -2,6 +2,7 @@
 
 from avisa.db.metadata import metadata
 from avisa.db.tables.cron import cron_job, cron_job_run_details, cron_state, cron_worker
+from avisa.db.tables.delivery import delivery_outbox
 from avisa.db.tables.domain import appointments, clients, notifications
 from avisa.db.tables.functions import cron_execution_logs
 from avisa.db.tables.instance import avisa_instance
@@ -16,6 +17,7 @@ __all__ = [
     "cron_job_run_details",
     "cron_state",
     "cron_worker",
+    "delivery_outbox",
     "metadata",
     "notifications",
     "vault_audit",

@@ -1,0 +1,60 @@
+"""Coalescing many small database calls into one transaction each loop turn.
+
+Concurrent senders each ask for one thing (re-check this appointment, record this
+outcome); a `Batcher` gathers the requests made while the previous batch was in flight
+and runs them together, in a thread, as one call. One commit per batch instead of one
+per message is what keeps delivery near the speed of the HTTP client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class Batcher(Generic[T, R]):
+    """`await submit(item)` returns `fn([... item ...])`'s result for that item.
+
+    `fn` takes a list of items and returns one result per item, in order; it runs in a
+    worker thread. If it raises, every caller of that batch gets the exception.
+    """
+
+    def __init__(self, fn: Callable[[list[T]], Sequence[R]], *, max_batch: int = 500) -> None:
+        self.fn = fn
+        self.max_batch = max_batch
+        self._pending: list[tuple[T, asyncio.Future[R]]] = []
+        self._flusher: asyncio.Task[None] | None = None
+
+    def __repr__(self) -> str:
+        return f"Batcher({getattr(self.fn, '__name__', self.fn)!r})"
+
+    async def submit(self, item: T) -> R:
+        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        self._pending.append((item, future))
+        if self._flusher is None:
+            self._flusher = asyncio.create_task(self._flush())
+        return await future
+
+    async def _flush(self) -> None:
+        try:
+            # Let the other senders of this loop turn add their items first.
+            await asyncio.sleep(0)
+            while self._pending:
+                batch = self._pending[: self.max_batch]
+                self._pending = self._pending[self.max_batch :]
+                try:
+                    results = await asyncio.to_thread(self.fn, [item for item, _ in batch])
+                except Exception as exc:
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_exception(exc)
+                    continue
+                for (_, future), result in zip(batch, results, strict=True):
+                    if not future.done():
+                        future.set_result(result)
+        finally:
+            self._flusher = None

@@ -1,0 +1,51 @@
+"""Channels: one transport per provider, all with the same small interface.
+
+A transport is given its configuration and a way to fetch its credential when it is
+built; it never reads global settings. `send` hands one message to the provider and
+returns the provider's message id, or raises a `DeliveryError` that says whether the
+failure is permanent or transient. Credentials never appear in what it raises or logs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+
+from avisa.delivery.message import OutgoingMessage
+
+#: Fetches a credential (from the vault); raises TransientDeliveryError when unavailable.
+SecretSource = Callable[[], Awaitable[str]]
+
+
+class Transport(Protocol):
+    """Sends messages of one channel through one provider."""
+
+    #: The provider's name: the rate-limit key and the notification's `provider` column.
+    provider: str
+
+    async def send(self, message: OutgoingMessage) -> str:
+        """Hand `message` to the provider; returns its message id.
+
+        Raises PermanentDeliveryError or TransientDeliveryError.
+        """
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections; the transport is not used afterwards."""
+        ...
+
+
+def template_for(templates: dict[str, dict[str, str]], kind: str, locale: str) -> str | None:
+    """The configured WhatsApp template for a reminder kind and locale, if any.
+
+    The kind's own entry wins over the `*` entry; within one, the exact locale wins over
+    its language (`es` for `es_MX`).
+    """
+    for key in (kind, "*"):
+        by_locale = templates.get(key)
+        if by_locale is None:
+            continue
+        for loc in (locale, locale.split("_", maxsplit=1)[0].split("-", maxsplit=1)[0]):
+            if loc in by_locale:
+                return by_locale[loc]
+    return None

@@ -1,0 +1,116 @@
+"""SMS through Twilio's Messages API.
+
+`POST {base}/2010-04-01/Accounts/{sid}/Messages.json` with form fields `To`, `From` (or
+`MessagingServiceSid`) and `Body`, Basic auth `sid:token`; 201 answers the message `sid`.
+Errors carry Twilio's numeric code: 21211 (invalid To), 21610 (recipient opted out with
+STOP), 21408/21612/21614 (cannot route) and 63016 (WhatsApp free text outside the 24 h
+window) are permanent; 20429, HTTP 429 and 5xx are transient; any other 4xx is permanent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from avisa.delivery.channels import SecretSource
+from avisa.delivery.channels.http import by_status, json_body, new_client, request, retry_after
+from avisa.delivery.errors import (
+    DeliveryError,
+    PermanentDeliveryError,
+    TransientDeliveryError,
+    scrub,
+)
+from avisa.delivery.message import OutgoingMessage
+
+PERMANENT_CODES = frozenset({21211, 21408, 21610, 21612, 21614, 63016, 20003})
+TRANSIENT_CODES = frozenset({20429, 30001, 63018})
+
+
+@dataclass(frozen=True)
+class TwilioConfig:
+    """Where and as whom to send. One of `sender` and `messaging_service_sid` is needed."""
+
+    account_sid: str
+    base_url: str = "https://api.twilio.com"
+    sender: str | None = None
+    messaging_service_sid: str | None = None
+    timeout: float = 10.0
+
+    @property
+    def messages_url(self) -> str:
+        return f"{self.base_url.rstrip('/')}/2010-04-01/Accounts/{self.account_sid}/Messages.json"
+
+
+def twilio_error(response: httpx.Response, secrets: tuple[str, ...]) -> DeliveryError:
+    """Classify a non-2xx Twilio answer (see the module docstring)."""
+    data = json_body(response)
+    code = data.get("code")
+    text = scrub(str(data.get("message") or f"HTTP {response.status_code}"), secrets)
+    if isinstance(code, int) and code in PERMANENT_CODES:
+        return PermanentDeliveryError(text, code=code)
+    if isinstance(code, int) and code in TRANSIENT_CODES:
+        return TransientDeliveryError(text, code=code, retry_after=retry_after(response))
+    return by_status(response, text, code if code is not None else response.status_code)
+
+
+class TwilioMessages:
+    """Posts to Twilio's Messages API; shared by the SMS and WhatsApp transports."""
+
+    def __init__(
+        self, config: TwilioConfig, token: SecretSource, client: httpx.AsyncClient | None = None
+    ) -> None:
+        if not (config.sender or config.messaging_service_sid):
+            raise ValueError("Twilio needs a sender number or a messaging service sid")
+        self.config = config
+        self._token = token
+        self._client = client or new_client(config.timeout)
+
+    def __repr__(self) -> str:
+        return f"TwilioMessages({self.config.account_sid!r})"
+
+    async def post(self, fields: dict[str, str]) -> str:
+        """POST one message; returns its sid. Raises DeliveryError."""
+        token = await self._token()
+        response = await request(
+            self._client,
+            "POST",
+            self.config.messages_url,
+            data=fields,
+            auth=(self.config.account_sid, token),
+        )
+        if response.status_code in (200, 201):
+            sid: Any = json_body(response).get("sid")
+            if isinstance(sid, str) and sid:
+                return sid
+            raise TransientDeliveryError("Twilio answered without a message sid")
+        raise twilio_error(response, (token,))
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+
+class TwilioSmsTransport:
+    """SMS via Twilio: the body is the GSM-7-normalised text the renderer produced."""
+
+    provider = "twilio"
+
+    def __init__(self, messages: TwilioMessages) -> None:
+        self.messages = messages
+
+    def __repr__(self) -> str:
+        return f"TwilioSmsTransport({self.messages!r})"
+
+    async def send(self, message: OutgoingMessage) -> str:
+        body = message.rendered.sms.text if message.rendered.sms else message.rendered.text
+        config = self.messages.config
+        fields = {"To": message.recipient, "Body": body}
+        if config.messaging_service_sid:
+            fields["MessagingServiceSid"] = config.messaging_service_sid
+        elif config.sender:
+            fields["From"] = config.sender
+        return await self.messages.post(fields)
+
+    async def aclose(self) -> None:
+        await self.messages.aclose()

@@ -1,0 +1,202 @@
+"""Wiring delivery to a running avisa: settings and vault in, a `DeliveryWorker` out.
+
+Only this module reads `Settings` and the vault; transports get explicit configuration
+and a credential source. Credentials are read from the vault when first needed and kept
+for `SECRET_TTL` seconds (one audit row per secret per period, not one per message); a
+missing secret or a sealed vault is a transient delivery error, so reminders wait for
+the operator instead of being dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import structlog
+
+from avisa.clock import Clock
+from avisa.config import EmailProvider, Settings, SmsProvider, WhatsappProvider
+from avisa.delivery.channels import Transport
+from avisa.delivery.channels.console import ConsoleTransport
+from avisa.delivery.channels.email import SmtpConfig, SmtpTransport
+from avisa.delivery.channels.meta_whatsapp import MetaConfig, MetaWhatsappTransport
+from avisa.delivery.channels.twilio_sms import TwilioConfig, TwilioMessages, TwilioSmsTransport
+from avisa.delivery.channels.twilio_whatsapp import TwilioWhatsappTransport
+from avisa.delivery.errors import TransientDeliveryError
+from avisa.delivery.ratelimit import RateLimits
+from avisa.delivery.render import Renderer
+from avisa.delivery.retry import RetryPolicy
+from avisa.delivery.worker import DeliverySettings, DeliveryWorker
+from avisa.errors import AvisaError, ConfigError
+from avisa.services import Services
+from avisa.vault.service import Vault
+
+log = structlog.get_logger(__name__)
+
+SECRET_TTL = 300.0
+
+
+class VaultSecret:
+    """An async credential source reading one vault secret, cached for `ttl` seconds."""
+
+    def __init__(self, vault: Vault, name: str, clock: Clock, ttl: float = SECRET_TTL) -> None:
+        self.vault = vault
+        self.name = name
+        self.clock = clock
+        self.ttl = ttl
+        self._value: str | None = None
+        self._read_at = 0.0
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"VaultSecret({self.name!r})"
+
+    async def __call__(self) -> str:
+        """The value. Raises TransientDeliveryError when missing or the vault is sealed."""
+        with self._lock:
+            if self._value is not None and self.clock.monotonic() - self._read_at < self.ttl:
+                return self._value
+        try:
+            value = await asyncio.to_thread(self.vault.get_secret, self.name)
+        except AvisaError as exc:
+            # NotFoundError, VaultSealedError: their text names the fix, never a value.
+            raise TransientDeliveryError(f"credential {self.name} unavailable: {exc}") from None
+        with self._lock:
+            self._value, self._read_at = value, self.clock.monotonic()
+        return value
+
+
+def _need(settings: Settings, channel: str, **values: str | None) -> None:
+    missing = [f"AVISA_{name.upper()}" for name, value in values.items() if not value]
+    if missing:
+        raise ConfigError(
+            f"the {channel} provider needs {', '.join(missing)}",
+            fix="set it in the environment or .env, or use the console provider",
+        )
+
+
+def build_transports(services: Services) -> dict[str, Transport]:
+    """One transport per channel, as configured. Raises ConfigError for a provider that
+    lacks its settings (checked at start, so a typo stops the process with one line)."""
+    s = services.settings
+    vault = services.vault.with_actor("scheduler")
+    clock = services.clock
+    console = ConsoleTransport(services.engine, s.data_dir / "outbox")
+    transports: dict[str, Transport] = {"email": console, "sms": console, "whatsapp": console}
+    if s.email_provider == EmailProvider.smtp:
+        _need(s, "email", smtp_url=s.smtp_url, email_from=s.email_from)
+        try:
+            config = SmtpConfig.from_url(str(s.smtp_url), str(s.email_from))
+        except ValueError as exc:
+            raise ConfigError(f"invalid AVISA_SMTP_URL: {exc}") from None
+        transports["email"] = SmtpTransport(config, VaultSecret(vault, "SMTP_PASSWORD", clock))
+    twilio_token = VaultSecret(vault, "TWILIO_AUTH_TOKEN", clock)
+    if s.sms_provider == SmsProvider.twilio:
+        _need(s, "sms", twilio_account_sid=s.twilio_account_sid)
+        if not (s.twilio_from or s.twilio_messaging_service_sid):
+            _need(s, "sms", twilio_from=None)
+        transports["sms"] = TwilioSmsTransport(
+            TwilioMessages(
+                TwilioConfig(
+                    account_sid=str(s.twilio_account_sid),
+                    base_url=s.twilio_base_url,
+                    sender=s.twilio_from,
+                    messaging_service_sid=s.twilio_messaging_service_sid,
+                ),
+                twilio_token,
+            )
+        )
+    if s.whatsapp_provider == WhatsappProvider.twilio:
+        _need(s, "whatsapp", twilio_account_sid=s.twilio_account_sid, whatsapp_from=s.whatsapp_from)
+        messages = TwilioMessages(
+            TwilioConfig(
+                account_sid=str(s.twilio_account_sid),
+                base_url=s.twilio_base_url,
+                sender=s.whatsapp_from,
+            ),
+            twilio_token,
+        )
+        transports["whatsapp"] = TwilioWhatsappTransport(
+            messages, str(s.whatsapp_from), s.whatsapp_templates
+        )
+    elif s.whatsapp_provider == WhatsappProvider.meta:
+        _need(s, "whatsapp", meta_phone_number_id=s.meta_phone_number_id)
+        transports["whatsapp"] = MetaWhatsappTransport(
+            MetaConfig(phone_number_id=str(s.meta_phone_number_id), base_url=s.meta_base_url),
+            VaultSecret(vault, "WHATSAPP_ACCESS_TOKEN", clock),
+            s.whatsapp_templates,
+        )
+    return transports
+
+
+def delivery_settings(settings: Settings) -> DeliverySettings:
+    return DeliverySettings(
+        lease=settings.delivery_lease,
+        poll_interval=settings.delivery_poll_interval,
+        concurrency=settings.delivery_concurrency,
+        retry=RetryPolicy(
+            max_attempts=settings.delivery_max_attempts,
+            base=settings.delivery_backoff,
+            cap=settings.delivery_backoff_max,
+        ),
+    )
+
+
+def build_delivery_worker(
+    services: Services,
+    *,
+    limits: RateLimits | None = None,
+    transports: dict[str, Transport] | None = None,
+) -> DeliveryWorker:
+    """A worker for `services`. Pass `limits` to share one rate budget between several
+    workers of this process. Raises ConfigError (see `build_transports`)."""
+    s = services.settings
+    return DeliveryWorker(
+        services.engine,
+        services.clock,
+        transports if transports is not None else build_transports(services),
+        Renderer(s.templates_dir, default_locale=s.default_locale),
+        limits or RateLimits(s.rate_limits, services.clock),
+        delivery_settings(s),
+    )
+
+
+class DeliveryThread:
+    """A delivery worker on its own thread and event loop (`avisa serve`, `avisa worker`).
+
+    Sends never compete with HTTP requests or scheduler ticks for an event loop.
+    """
+
+    def __init__(self, worker: DeliveryWorker) -> None:
+        self.worker = worker
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._main, name="avisa-delivery", daemon=True)
+
+    def __repr__(self) -> str:
+        return f"DeliveryThread({self.worker!r})"
+
+    def start(self) -> None:
+        self._thread.start()
+        self._ready.wait(10)
+
+    def stop(self, timeout: float = 30) -> None:
+        """Ask the loop to stop (sends in flight get their grace), then join."""
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(timeout)
+
+    def _main(self) -> None:
+        async def main() -> None:
+            self._loop = asyncio.get_running_loop()
+            self._stop = asyncio.Event()
+            self._ready.set()
+            await self.worker.run(self._stop)
+
+        try:
+            asyncio.run(main())
+        except Exception:
+            log.exception("delivery_thread_crashed")
+        finally:
+            self._ready.set()
