@@ -1,10 +1,10 @@
 """Per-provider rate limits: at most N messages in any window of P seconds.
 
-A sliding log of the last N grant times: the next grant is at the earliest when the N-th
-previous one leaves the window. Grants are reserved under a lock and waited for outside
-it, so every worker (task or thread) of a process that shares a `RateLimits` shares the
-budget and the limit holds exactly. Separate processes each have their own budget (see
-docs/decisions.md D5): give each process its share of the provider's limit.
+A sliding log of the last N grant times: a grant is given only when the N-th previous one
+has left the window, checked and recorded under a lock, so every worker (task or thread)
+of a process that shares a `RateLimits` shares the budget and the limit holds exactly.
+Separate processes each have their own budget (see docs/decisions.md D5): give each
+process its share of the provider's limit.
 """
 
 from __future__ import annotations
@@ -30,23 +30,28 @@ class RateLimiter:
     def __repr__(self) -> str:
         return f"RateLimiter({self.limit}/{self.period}s)"
 
-    def reserve(self) -> float:
-        """Reserve the next slot; returns how many seconds to wait before using it."""
+    def try_acquire(self) -> float:
+        """Take a slot now if the window allows: returns 0.0, or the seconds to wait
+        before trying again (nothing is taken then)."""
         with self._lock:
             now = self.clock.monotonic()
-            at = now
             if len(self._grants) == self.limit:
-                at = max(now, self._grants[0] + self.period)
-            if self._grants and at < self._grants[-1]:
-                at = self._grants[-1]
-            self._grants.append(at)
-            return at - now
+                wait = self._grants[0] + self.period - now
+                if wait > 0:
+                    return wait
+            self._grants.append(now)
+            return 0.0
 
-    async def acquire(self) -> None:
-        """Wait until sending one more message keeps within the limit."""
-        wait = self.reserve()
-        if wait > 0:
+    async def acquire(self) -> float:
+        """Wait until one more message keeps within the limit; returns seconds waited.
+
+        The grant is recorded at the instant it is given, so the limit holds for the
+        times at which senders actually go ahead, however late their wake-ups are.
+        """
+        start = self.clock.monotonic()
+        while (wait := self.try_acquire()) > 0:
             await self.clock.sleep(wait)
+        return self.clock.monotonic() - start
 
 
 class RateLimits:
@@ -61,7 +66,7 @@ class RateLimits:
     def get(self, provider: str) -> RateLimiter | None:
         return self._limiters.get(provider)
 
-    async def acquire(self, provider: str) -> None:
+    async def acquire(self, provider: str) -> float:
+        """Wait for `provider`'s limit; returns the seconds waited."""
         limiter = self._limiters.get(provider)
-        if limiter is not None:
-            await limiter.acquire()
+        return 0.0 if limiter is None else await limiter.acquire()

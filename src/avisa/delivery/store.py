@@ -169,34 +169,6 @@ def _load(conn: sa.Connection, ids: list[int]) -> list[Claim]:
     return [Claim(**row._asdict()) for row in conn.execute(query)]
 
 
-def stale_reasons(engine: Engine, ids: Sequence[int]) -> list[str | None]:
-    """For each notification id: why it must not be sent now, or None to send it.
-
-    The reason is the appointment's status when it is no longer open (`cancelled`,
-    `completed`, `no_show`), or `rescheduled` when it now starts at another time.
-    """
-    a = appointments.c
-    query = (
-        sa.select(_n.id, a.status, a.starts_at, _n.planned_start)
-        .select_from(notifications.join(appointments, a.id == _n.appointment_id))
-        .where(_n.id.in_(list(ids)))
-    )
-    with engine.connect() as conn:
-        found = {row.id: row for row in conn.execute(query)}
-    reasons: list[str | None] = []
-    for nid in ids:
-        row = found.get(nid)
-        if row is None:
-            reasons.append("deleted")
-        elif row.status not in _OPEN:
-            reasons.append(str(row.status))
-        elif row.starts_at != row.planned_start:
-            reasons.append("rescheduled")
-        else:
-            reasons.append(None)
-    return reasons
-
-
 def _bp(name: str, type_: Any = None) -> sa.BindParameter[Any]:
     return sa.bindparam(name, type_=type_)
 
@@ -206,6 +178,51 @@ _FENCE = sa.and_(
     _n.status == SENDING,
     _n.attempts == _bp("b_attempts", sa.Integer()),
 )
+#: `recheck`'s answer for a row this worker no longer holds (its lease ran out and another
+#: attempt took it): the worker drops it without sending or recording anything.
+LEASE_LOST = "lease_lost"
+
+
+def recheck(
+    engine: Engine, held: Sequence[tuple[int, int]], now: datetime, lease: timedelta
+) -> list[str | None]:
+    """Just before sending: renew the lease of each (id, attempts) this worker holds and
+    say, per row, why it must not be sent now, or None to send it.
+
+    The reason is `LEASE_LOST`, the appointment's status when it is no longer open
+    (`cancelled`, `completed`, `no_show`), or `rescheduled` when it starts at another time
+    than the notification was planned for. One transaction.
+    """
+    a = appointments.c
+    ids = [nid for nid, _ in held]
+    with engine.begin() as conn:
+        conn.execute(
+            sa.update(notifications)
+            .where(_FENCE)
+            .values(next_attempt_at=now + lease, updated_at=now)
+            .execution_options(synchronize_session=False),
+            [{"b_id": nid, "b_attempts": attempts} for nid, attempts in held],
+        )
+        query = (
+            sa.select(_n.id, _n.status, _n.attempts, _n.planned_start, a.status, a.starts_at)
+            .select_from(notifications.join(appointments, a.id == _n.appointment_id))
+            .where(_n.id.in_(ids))
+        )
+        found = {row[0]: row for row in conn.execute(query)}
+    reasons: list[str | None] = []
+    for nid, attempts in held:
+        row = found.get(nid)
+        if row is None or row[1] != SENDING or row[2] != attempts:
+            reasons.append(LEASE_LOST)
+        elif row[4] not in _OPEN:
+            reasons.append(str(row[4]))
+        elif row[5] != row[3]:
+            reasons.append("rescheduled")
+        else:
+            reasons.append(None)
+    return reasons
+
+
 _AT = UTCDateTime()
 _STATEMENTS: dict[str, sa.Update] = {
     "sent": sa.update(notifications)

@@ -69,7 +69,7 @@ class DeliveryWorker:
         self.limits = limits
         self.settings = settings or DeliverySettings()
         self._tasks: set[asyncio.Task[None]] = set()
-        self._recheck: Batcher[int, str | None] = Batcher(self._stale_reasons)
+        self._recheck: Batcher[tuple[int, int], str | None] = Batcher(self._recheck_held)
         self._record: Batcher[Outcome, bool] = Batcher(self._record_outcomes)
 
     def __repr__(self) -> str:
@@ -195,6 +195,9 @@ class DeliveryWorker:
     async def _deliver(self, claim: Claim) -> None:
         try:
             outcome = await self._attempt(claim)
+            if outcome is None:
+                log.warning("delivery_lease_lost", notification=claim.id, attempt=claim.attempts)
+                return
             written = await self._record.submit(outcome)
         except Exception as exc:
             # The row keeps its lease and is retried when it expires.
@@ -217,7 +220,8 @@ class DeliveryWorker:
         else:
             log.warning(event, error=outcome.error, **fields)
 
-    async def _attempt(self, claim: Claim) -> Outcome:
+    async def _attempt(self, claim: Claim) -> Outcome | None:
+        """The outcome to record, or None when the row is no longer this worker's."""
         transport = self.transports.get(claim.channel)
         if transport is None:
             return self._outcome(claim, "failed", error=f"no transport for {claim.channel}")
@@ -228,7 +232,10 @@ class DeliveryWorker:
             error = f"cannot render the message: {type(exc).__name__}: {exc}"
             return self._outcome(claim, "failed", provider=transport.provider, error=error)
         await self.limits.acquire(transport.provider)
-        reason = await self._recheck.submit(claim.id)
+        # After the rate limit's wait, so it is as close to the send as it can be.
+        reason = await self._recheck.submit((claim.id, claim.attempts))
+        if reason == store.LEASE_LOST:
+            return None
         if reason is not None:
             return self._outcome(claim, "cancelled", reason=reason)
         try:
@@ -313,8 +320,8 @@ class DeliveryWorker:
             ics=ics,
         )
 
-    def _stale_reasons(self, ids: list[int]) -> list[str | None]:
-        return store.stale_reasons(self.engine, ids)
+    def _recheck_held(self, held: list[tuple[int, int]]) -> list[str | None]:
+        return store.recheck(self.engine, held, self.clock.now(), self.settings.lease)
 
     def _record_outcomes(self, outcomes: list[Outcome]) -> list[bool]:
         return store.record_outcomes(self.engine, outcomes)
