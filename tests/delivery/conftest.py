@@ -120,7 +120,7 @@ MakeInstallation = Callable[..., Installation]
 @pytest.fixture
 def install(
     make_settings: Callable[..., Settings], migrated_engine: Engine, clock: FrozenClock
-) -> Iterator[MakeInstallation]:
+) -> MakeInstallation:
     """Build an initialised installation with settings overrides (once per test)."""
 
     def factory(**overrides: Any) -> Installation:
@@ -129,7 +129,7 @@ def install(
         initialise(services)
         return Installation(services, clock)
 
-    yield factory
+    return factory
 
 
 @pytest.fixture

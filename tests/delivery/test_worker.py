@@ -76,7 +76,8 @@ def test_transient_errors_are_retried_with_backoff_then_sent(
     avisa.deliver()
     [first] = avisa.notifications(kind="reminder_24h")
     assert (first.status, first.attempts) == ("pending", 1)
-    assert first.last_error is not None and first.last_error.startswith("20500")
+    assert first.last_error is not None
+    assert first.last_error.startswith("20500")
     assert first.next_attempt_at is not None
     # Equal jitter: between half and all of the 30 s base.
     assert (
@@ -87,7 +88,8 @@ def test_transient_errors_are_retried_with_backoff_then_sent(
     avisa.deliver()
     [second] = avisa.notifications(kind="reminder_24h")
     assert (second.status, second.attempts) == ("pending", 2)
-    assert second.last_error is not None and second.last_error.startswith("20429")
+    assert second.last_error is not None
+    assert second.last_error.startswith("20429")
     assert second.next_attempt_at is not None
     assert second.next_attempt_at - avisa.clock.now() >= timedelta(seconds=30)
     avisa.clock.set(second.next_attempt_at)
@@ -110,9 +112,8 @@ def test_transient_errors_stop_at_max_attempts(
         avisa.clock.advance(timedelta(minutes=10))
     [failed] = avisa.notifications(kind="reminder_24h")
     assert (failed.status, failed.attempts) == ("failed", 3)
-    assert failed.last_error is not None and failed.last_error.startswith(
-        "gave up after 3 attempts"
-    )
+    assert failed.last_error is not None
+    assert failed.last_error.startswith("gave up after 3 attempts")
     assert len(fake.rejected) == 3
 
 
@@ -258,7 +259,8 @@ def test_lease_expiring_on_the_last_attempt_fails_the_notification(
     avisa.deliver()
     [row] = avisa.notifications(kind="reminder_24h")
     assert row.status == "failed"
-    assert row.last_error is not None and "lease expired" in row.last_error
+    assert row.last_error is not None
+    assert "lease expired" in row.last_error
 
 
 def test_concurrent_workers_send_each_notification_exactly_once(
@@ -281,5 +283,6 @@ def test_concurrent_workers_send_each_notification_exactly_once(
     handled = run(three_workers())
     assert sum(handled) == 24
     recipients = [m["To"] for m in fake.messages]
-    assert len(recipients) == 24 and len(set(recipients)) == 24
+    assert len(recipients) == 24
+    assert len(set(recipients)) == 24
     assert {n.status for n in avisa.notifications(kind="reminder_24h")} == {"sent"}
