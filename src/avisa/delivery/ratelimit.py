@@ -57,8 +57,13 @@ class RateLimiter:
 class RateLimits:
     """The limiters of one process, by provider name; providers without a limit pass."""
 
-    def __init__(self, limits: dict[str, tuple[int, float]], clock: Clock) -> None:
-        self._limiters = {name: RateLimiter(n, p, clock) for name, (n, p) in limits.items()}
+    def __init__(self, limiters: dict[str, RateLimiter] | None = None) -> None:
+        self._limiters = dict(limiters or {})
+
+    @classmethod
+    def configured(cls, limits: dict[str, tuple[int, float]], clock: Clock) -> RateLimits:
+        """From `AVISA_RATE_LIMITS`: {provider: (messages, period in seconds)}."""
+        return cls({name: RateLimiter(n, p, clock) for name, (n, p) in limits.items()})
 
     def __repr__(self) -> str:
         return f"RateLimits({sorted(self._limiters)})"

@@ -156,7 +156,7 @@ def build_delivery_worker(
         services.clock,
         transports if transports is not None else build_transports(services),
         Renderer(s.templates_dir, default_locale=s.default_locale),
-        limits or RateLimits(s.rate_limits, services.clock),
+        limits or RateLimits.configured(s.rate_limits, services.clock),
         delivery_settings(s),
     )
 
