@@ -1,0 +1,76 @@
+"""The worker's own loop: a due notification goes out within 60 s of its due time, also
+when it was created by someone else while the worker slept; stopping is clean."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import timedelta
+
+from sqlalchemy.engine import Engine
+
+from avisa.clock import SystemClock
+from avisa.config import Settings
+from avisa.domain.model import NotificationRecord
+from avisa.services import build_services
+from avisa.setup import initialise
+from tests.delivery.conftest import Installation, MakeInstallation, run
+
+
+async def _until_sent(avisa: Installation, kind: str) -> NotificationRecord:
+    while True:
+        rows = await asyncio.to_thread(avisa.notifications, status="sent", kind=kind)
+        if rows:
+            return rows[0]
+        await asyncio.sleep(0.005)
+
+
+def test_loop_sends_a_reminder_within_a_minute_of_its_due_time(
+    install: MakeInstallation,
+) -> None:
+    avisa = install()
+    avisa.book(timedelta(hours=24, minutes=2), channels=["sms"])
+
+    async def go() -> NotificationRecord:
+        worker = avisa.worker()
+        stop = asyncio.Event()
+        task = asyncio.create_task(worker.run(stop))
+        try:
+            return await asyncio.wait_for(_until_sent(avisa, "reminder_24h"), 30)
+        finally:
+            stop.set()
+            await task
+
+    sent = run(go())
+    assert sent.sent_at is not None
+    assert timedelta(0) <= sent.sent_at - sent.due_at < timedelta(seconds=60)
+
+
+def test_late_booking_while_the_worker_sleeps_is_sent_within_a_minute(
+    make_settings: Callable[..., Settings], migrated_engine: Engine
+) -> None:
+    """Created by another writer while the worker sleeps (no wake-up reaches it): the
+    bounded poll finds it. On the real clock: a racing test clock would stretch the
+    booking's own commit into minutes of test time."""
+    services = build_services(
+        make_settings(delivery_poll_interval="1s"), engine=migrated_engine, clock=SystemClock()
+    )
+    initialise(services)
+    avisa = Installation(services, services.clock)  # type: ignore[arg-type]
+
+    async def go() -> NotificationRecord:
+        worker = avisa.worker()
+        stop = asyncio.Event()
+        task = asyncio.create_task(worker.run(stop))
+        try:
+            await asyncio.sleep(0.2)
+            # 3 h ahead: the 24 h reminder is late but still says something: due now.
+            await asyncio.to_thread(avisa.book, timedelta(hours=3), channels=["email"])
+            return await asyncio.wait_for(_until_sent(avisa, "reminder_24h"), 30)
+        finally:
+            stop.set()
+            await task
+
+    sent = run(go())
+    assert sent.sent_at is not None
+    assert timedelta(0) <= sent.sent_at - sent.due_at < timedelta(seconds=60)
