@@ -46,6 +46,7 @@ from avisa.cron.store import JobStore
 from avisa.cron.worker import Scheduler, WorkerSettings
 from avisa.db import migrate
 from avisa.db.engine import create_engine
+from avisa.logging import configure_logging
 
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 WARMUP = timedelta(seconds=2)
@@ -205,6 +206,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pg-url", default=os.environ.get("AVISA_BENCH_PG_URL", DEFAULT_PG_URL))
     parser.add_argument("--json", dest="json_path", help="also write the results to this file")
     args = parser.parse_args(argv)
+    # One log line per run would measure the terminal, not the scheduler.
+    configure_logging("human", "warning")
 
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     if "postgresql" in backends and not postgres_reachable(args.pg_url):

@@ -94,17 +94,18 @@ class Scheduler:
         )
         watcher.start()
         log.info("cron_worker_started", worker=self.worker_id)
-        next_beat = self.clock.now()
+        # Beats run on a thread of their own: their writes never sit between a tick and
+        # its start. The loop still wakes once per interval for queued runs freed by them.
+        with contextlib.suppress(SQLAlchemyError):  # the loop reports a database that is down
+            self.beat()  # registered before anything is claimed
+        beating = loop.create_task(self._beat_forever())
         failures = 0
         try:
             while not stop.is_set():
                 try:
-                    if self.clock.now() >= next_beat:
-                        self.beat()
-                        next_beat = self.clock.now() + self.settings.heartbeat_interval
                     self.run_pending()
                     next_due = self.jobs.next_due_at()
-                    wake_at = next_beat
+                    wake_at = self.clock.now() + self.settings.heartbeat_interval
                     if next_due is not None:
                         wake_at = min(wake_at, next_due - self.settings.claim_ahead)
                     failures = 0
@@ -118,6 +119,8 @@ class Scheduler:
                 delay = (wake_at - self.clock.now()).total_seconds()
                 await self._sleep(delay, stop)
         finally:
+            beating.cancel()
+            await asyncio.gather(beating, return_exceptions=True)
             await watcher.stop()
             await self.shutdown()
 
@@ -245,7 +248,10 @@ class Scheduler:
     async def _beat_forever(self) -> None:
         while True:
             await asyncio.sleep(self.settings.heartbeat_interval.total_seconds())
-            await asyncio.to_thread(self.beat)
+            try:
+                await asyncio.to_thread(self.beat)
+            except SQLAlchemyError as exc:
+                log.warning("cron_heartbeat_failed", error_class=type(exc).__name__)
 
     async def _sleep(self, delay: float, stop: asyncio.Event) -> None:
         if delay <= 0 or self._wake.is_set():
