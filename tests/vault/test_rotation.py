@@ -170,7 +170,7 @@ class VaultMachine(RuleBasedStateMachine):
 
     @rule()
     def rotate(self) -> None:
-        rotate_root_key(self.vault)
+        self.vault.rotate_root_key()
 
     @invariant()
     def everything_reads_back(self) -> None:

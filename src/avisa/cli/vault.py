@@ -14,7 +14,6 @@ import typer
 from avisa.cli.context import command_services
 from avisa.cli.output import echo_json, echo_table
 from avisa.errors import AvisaError
-from avisa.vault.rotation import rotate_root_key
 
 vault_app = typer.Typer(help="Encrypted secrets.", no_args_is_help=True)
 
@@ -140,7 +139,7 @@ def restore(name: str = typer.Argument(..., help="Secret name or id.")) -> None:
 def rotate_key() -> None:
     """Add a new root key version, rewrap every data key with it, retire the old one."""
     with command_services() as services:
-        report = rotate_root_key(services.vault.with_actor("cli"))
+        report = services.vault.with_actor("cli").rotate_root_key()
     typer.echo(report.describe())
 
 

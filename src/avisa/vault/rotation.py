@@ -18,6 +18,7 @@ finished by running it again.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -27,7 +28,9 @@ from avisa.db.tables.vault import vault_keys, vault_secret_versions, vault_secre
 from avisa.errors import VaultSealedError
 from avisa.vault import crypto
 from avisa.vault.keyring import Keyring
-from avisa.vault.service import Vault
+
+if TYPE_CHECKING:  # the vault calls rotate_root_key; a runtime import would be circular
+    from avisa.vault.service import Vault
 
 BATCH = 200
 

@@ -33,6 +33,7 @@ from avisa.vault.model import (
     check_value,
     parse_ref,
 )
+from avisa.vault.rotation import RotationReport, rotate_root_key
 
 log = structlog.get_logger(__name__)
 
@@ -259,6 +260,14 @@ class Vault:
             )
             self._audit(conn, action, row.name, row.id, True)
             return _metadata(self._find(conn, str(row.id)))
+
+    def rotate_root_key(self) -> RotationReport:
+        """Add a root key version, rewrap every data key with it, retire the old ones.
+
+        See `avisa.vault.rotation`. Raises VaultSealedError when sealed or when the key
+        comes from AVISA_ROOT_KEY.
+        """
+        return rotate_root_key(self)
 
     def destroy_secret(self, name_or_id: str) -> None:
         """Irreversibly remove a secret and all its versions."""
