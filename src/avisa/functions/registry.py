@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from avisa import domain
+from avisa.delivery.summary import sent_since_last_run
 from avisa.errors import NotFoundError
 from avisa.services import Services
 
@@ -59,9 +60,13 @@ class HttpFunctions:
 
 
 def process_reminders(services: Services, _body: dict[str, Any], now: datetime) -> FunctionResult:
-    """Plan the reminders falling due in the sweep horizon (the hourly job's work)."""
+    """Plan the reminders falling due in the sweep horizon (the hourly job's work), and
+    report what the delivery worker sent since the previous run."""
     summary = domain.process_reminders(services.engine, services.settings, now)
-    return FunctionResult(summary.message(), summary.to_dict())
+    delivery = sent_since_last_run(services.engine, "process-reminders")
+    sent, failed = sum(delivery["sent"].values()), sum(delivery["failed"].values())
+    message = f"{summary.message()}; since the last run sent {sent}, failed {failed}"
+    return FunctionResult(message, {**summary.to_dict(), "delivery": delivery})
 
 
 def update_statuses(services: Services, _body: dict[str, Any], now: datetime) -> FunctionResult:
