@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         default=os.environ.get("AVISA_BENCH_DATABASE_URL", DEFAULT_PG_URL),
         help="a PostgreSQL server where a scratch database may be created and dropped",
     )
-    parser.add_argument("--repeat", type=int, default=3, help="runs per side; the median counts")
+    parser.add_argument("--repeat", type=int, default=5, help="runs per side; the median counts")
     parser.add_argument("--json", action="store_true", help="print results as JSON")
     args = parser.parse_args(argv)
     backends = ["postgresql", "sqlite"] if args.backend == "both" else [args.backend]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -166,7 +167,7 @@ def test_confirm_and_cancel_transitions_and_conflicts(
     assert api.post("/api/v1/appointments/999999/cancel").status_code == 404
 
 
-INVALID_FIELDS: list[tuple[dict[str, object], str]] = [
+INVALID_FIELDS: list[tuple[dict[str, Any], str]] = [
     ({"client": {"name": "Ana", "phone": "12"}}, "client.phone"),
     ({"client": {"name": "Ana", "email": "not-an-email"}}, "client.email"),
     ({"client": {"name": "Ana"}}, "client.channels"),
@@ -238,5 +239,10 @@ def test_clients_are_created_listed_and_edited(api: httpx.Client) -> None:
     assert client["channels"] == ["sms", "whatsapp"]
     edited = api.patch(f"/api/v1/clients/{client['id']}", json={"opt_out": ["sms"]})
     assert edited.json()["opt_out"] == ["sms"]
+    unnamed = api.patch(f"/api/v1/clients/{client['id']}", json={"name": None})
+    assert (unnamed.status_code, unnamed.json()["error"]["message"]) == (
+        422,
+        "invalid name: cannot be null",
+    )
     assert api.get("/api/v1/clients/424242").status_code == 404
     assert api.get("/api/v1/clients").json()["items"][0]["name"] == "Luis"

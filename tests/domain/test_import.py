@@ -18,7 +18,7 @@ from avisa.cli import context as cli_context
 from avisa.clock import FrozenClock
 from avisa.config import Settings
 from avisa.db.tables import appointments, clients, notifications
-from avisa.domain import csv_import
+from avisa.domain import appointments as appointments_service
 from avisa.domain.csv_import import CsvFormatError, import_csv
 
 HEADER = (
@@ -81,7 +81,7 @@ def test_any_unexpected_failure_rolls_back_the_whole_file(
     clock: FrozenClock,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    real = csv_import.create_appointment
+    real = appointments_service.create_appointment
     calls = 0
 
     def failing_on_second_row(*args: Any, **kwargs: Any) -> Any:
@@ -91,7 +91,7 @@ def test_any_unexpected_failure_rolls_back_the_whole_file(
             raise RuntimeError("disk full")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(csv_import, "create_appointment", failing_on_second_row)
+    monkeypatch.setattr("avisa.domain.csv_import.create_appointment", failing_on_second_row)
     with pytest.raises(RuntimeError, match="disk full"):
         import_csv(
             migrated_engine, make_settings(), io.StringIO(HEADER + "".join(GOOD)), clock.now()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -285,3 +287,13 @@ def test_horizon_limits_what_the_sweep_plans(starts_in: timedelta, kinds: set[st
 def test_reminder_kinds_are_named_by_offset_and_sorted_largest_first() -> None:
     kinds = reminder_kinds([H, 90 * M, 24 * H, 48 * H, H])
     assert [k.name for k in kinds] == ["reminder_2d", "reminder_24h", "reminder_90m", "reminder_1h"]
+
+
+def test_the_rules_import_no_database_or_web_code() -> None:
+    """Planning and validation are pure: importing them loads no SQL layer or web framework."""
+    code = (
+        "import sys, avisa.domain.planning, avisa.domain.validation; "
+        "print(sorted(m for m in sys.modules if m.startswith(('avisa.db', 'fastapi', 'httpx'))))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -30,23 +30,24 @@ def insert_unplanned(
 ) -> int:
     """An appointment written straight to the table, as an upstream import might: no plan."""
     with engine.begin() as conn:
-        return int(
-            conn.execute(
-                sa.insert(appointments).values(
-                    client_id=client_id,
-                    service="Corte",
-                    starts_at=start,
-                    ends_at=start + 30 * M,
-                    timezone="UTC",
-                    status=status,
-                    total_amount=Decimal(0),
-                    paid_amount=Decimal(0),
-                    currency="EUR",
-                    created_at=start - 100 * H,
-                    updated_at=start - 100 * H,
-                )
-            ).inserted_primary_key[0]
-        )
+        new_id: int = conn.execute(
+            sa.insert(appointments)
+            .values(
+                client_id=client_id,
+                service="Corte",
+                starts_at=start,
+                ends_at=start + 30 * M,
+                timezone="UTC",
+                status=status,
+                total_amount=Decimal(0),
+                paid_amount=Decimal(0),
+                currency="EUR",
+                created_at=start - 100 * H,
+                updated_at=start - 100 * H,
+            )
+            .returning(appointments.c.id)
+        ).scalar_one()
+        return new_id
 
 
 def rows(engine: Engine) -> set[tuple[object, ...]]:

@@ -4,7 +4,7 @@ appointment's notifications (service key required)."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
 
@@ -35,7 +35,9 @@ router = APIRouter(prefix="/api/v1/appointments", tags=["appointments"])
 
 Limit = Annotated[int, Query(ge=1, le=500, description="Items per page.")]
 Cursor = Annotated[str | None, Query(description="`next_cursor` of the previous page.")]
-Conflict = {409: {"description": "the appointment's status does not allow this"}}
+Conflict: dict[int | str, dict[str, Any]] = {
+    409: {"description": "the appointment's status does not allow this"}
+}
 
 
 @router.post(
