@@ -135,7 +135,14 @@ class HttpTarget:
 
 
 @pytest.fixture
-def http_target() -> Iterator[HttpTarget]:
+def http_target(_http_server: HttpTarget) -> HttpTarget:
+    """A real HTTP server on 127.0.0.1 (shared by the module's tests), its log emptied."""
+    _http_server.received.clear()
+    return _http_server
+
+
+@pytest.fixture(scope="module")
+def _http_server() -> Iterator[HttpTarget]:
     received: list[dict[str, Any]] = []
 
     async def record(request: Request) -> dict[str, Any]:
