@@ -55,8 +55,6 @@ def test_racing_claims_of_one_tick_have_one_winner(
         moved = JobStore(migrated_engine).get_by_id(job.jobid)
         assert moved is not None
         assert moved.next_run_at == T1 + timedelta(minutes=1)
-            minutes=1
-        )  # type: ignore[union-attr]
 
 
 def test_a_queued_run_is_claimed_by_one_worker(cron: CronJobs, migrated_engine: Engine) -> None:
