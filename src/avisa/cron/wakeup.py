@@ -10,6 +10,7 @@ sleeps exactly until the next `next_run_at`, and this only re-arms that sleep.
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import threading
 from collections.abc import Callable
 
@@ -17,7 +18,7 @@ import psycopg
 import structlog
 from sqlalchemy.engine import Engine
 
-from avisa.cron.store import JOBS_CHANNEL, JobStore
+from avisa.cron.store import JOBS_CHANNEL
 from avisa.db.engine import is_sqlite
 
 log = structlog.get_logger(__name__)
@@ -65,18 +66,24 @@ class ChangeWatcher:
             await asyncio.to_thread(self._thread.join, 5)
 
     async def _poll(self) -> None:
-        store = JobStore(self.engine)
         seen: int | None = None
-        while not self._stopped.is_set():
-            try:
-                version = await asyncio.to_thread(store.version)
-            except Exception as exc:  # retried next poll; the loop reports DB errors
-                log.debug("cron_change_poll_failed", error_class=type(exc).__name__)
-            else:
-                if seen is not None and version != seen:
-                    self.on_change()
-                seen = version
-            await asyncio.sleep(self.poll_interval)
+        # A connection of its own in autocommit: a plain read in WAL mode takes no lock,
+        # where the engine's transactions begin IMMEDIATE and would queue the claims.
+        path = self.engine.url.database or ""
+        reader = sqlite3.connect(path, timeout=10, isolation_level=None, check_same_thread=False)
+        try:
+            while not self._stopped.is_set():
+                try:
+                    version = await asyncio.to_thread(_read_version, reader)
+                except sqlite3.Error as exc:  # retried next poll; the loop reports DB errors
+                    log.debug("cron_change_poll_failed", error_class=type(exc).__name__)
+                else:
+                    if seen is not None and version != seen:
+                        self.on_change()
+                    seen = version
+                await asyncio.sleep(self.poll_interval)
+        finally:
+            reader.close()
 
     def _listen(self) -> None:
         conninfo = self.engine.url.set(drivername="postgresql").render_as_string(
@@ -94,3 +101,8 @@ class ChangeWatcher:
             except psycopg.Error as exc:
                 log.warning("cron_listen_failed", error_class=type(exc).__name__)
                 self._stopped.wait(1.0)
+
+
+def _read_version(reader: sqlite3.Connection) -> int:
+    row = reader.execute("SELECT jobs_version FROM cron_state WHERE id = 1").fetchone()
+    return int(row[0]) if row else 0
