@@ -133,7 +133,7 @@ def measure_apscheduler(jobs: int, duration: float) -> list[float]:
     return samples
 
 
-def measure_avisa(url: str, jobs: int, duration: float) -> list[float]:
+def measure_avisa(url: str, jobs: int, duration: float, claim_ahead_ms: int = 100) -> list[float]:
     """Lateness of each tick of `jobs` `1 seconds` function jobs on one avisa worker."""
     engine = create_engine(url)
     migrate.upgrade(engine)
@@ -150,7 +150,8 @@ def measure_avisa(url: str, jobs: int, duration: float) -> list[float]:
     for i in range(jobs):
         cron.schedule(f"bench-{i}", "1 seconds", function_command("bench_tick"))
     runner = CommandRunner(engine, clock, functions, lambda name: name)
-    scheduler = Scheduler(engine, clock, runner, settings=WorkerSettings())
+    settings = WorkerSettings(claim_ahead=timedelta(milliseconds=claim_ahead_ms))
+    scheduler = Scheduler(engine, clock, runner, settings=settings)
     begin = clock.now()
 
     async def run_for() -> None:
@@ -204,6 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=5, help="jobs firing every second")
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--pg-url", default=os.environ.get("AVISA_BENCH_PG_URL", DEFAULT_PG_URL))
+    parser.add_argument("--claim-ahead-ms", type=int, default=100, help="worker's claim lead")
     parser.add_argument("--json", dest="json_path", help="also write the results to this file")
     args = parser.parse_args(argv)
     # One log line per run would measure the terminal, not the scheduler.
@@ -222,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             for backend in backends:
                 with database(backend, args.pg_url) as url:
-                    lateness = measure_avisa(url, args.jobs, args.duration)
+                    lateness = measure_avisa(url, args.jobs, args.duration, args.claim_ahead_ms)
                 results.append(figures(f"avisa-{backend}", load, lateness))
 
     baseline = {r.load: r for r in results if r.scheduler == "apscheduler3"}
