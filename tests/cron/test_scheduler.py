@@ -62,6 +62,16 @@ def test_two_workers_at_the_same_tick_run_it_once(
     assert run.worker == "a"
 
 
+def test_sql_runs_as_written_percent_signs_included(
+    cron: CronJobs, scheduler: Scheduler, clock: FrozenClock, migrated_engine: Engine
+) -> None:
+    job, _ = cron.schedule("like", "* * * * *", sql_command("SELECT 'a%b' LIKE 'a%', '100%'"))
+    clock.advance(60)
+    run_pass(scheduler)
+    (run,) = runs_of(migrated_engine, job.jobid)
+    assert (run.status, run.return_message) == (RunStatus.succeeded, "1 row(s) returned")
+
+
 def test_failing_sql_and_function_fail_the_run(
     cron: CronJobs, scheduler: Scheduler, clock: FrozenClock, migrated_engine: Engine
 ) -> None:

@@ -110,7 +110,8 @@ class CommandRunner:
                 if not is_sqlite(conn):
                     milliseconds = int(timeout.total_seconds() * 1000)
                     conn.exec_driver_sql(f"SET LOCAL statement_timeout = {milliseconds}")
-                result = conn.exec_driver_sql(sql)
+                # No parameters at all: the driver must not read `%` in LIKE '…%' as one.
+                result = conn.execution_options(no_parameters=True).exec_driver_sql(sql)
                 if result.returns_rows:
                     return Outcome(True, f"{len(result.fetchall())} row(s) returned")
                 return Outcome(True, f"{max(result.rowcount, 0)} row(s) affected")
