@@ -169,6 +169,12 @@ class Settings(BaseSettings):
     rate_limits: Annotated[dict[str, tuple[int, float]], NoDecode] = Field(
         default_factory=lambda: {"smtp": (10, 1.0), "twilio": (10, 1.0), "meta": (20, 1.0)}
     )
+    # Alerts to the operator (see avisa.alerts); the webhook URL is vault secret
+    # ALERT_WEBHOOK_URL. Comma-separated addresses; at most one alert per subject per period.
+    alert_email: str | None = None
+    alert_period: timedelta = timedelta(hours=1)
+    #: `/metrics` without a key (Prometheus' default); false requires the service key.
+    metrics_public: bool = True
     log_format: Literal["auto", "human", "json"] = "auto"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
@@ -183,7 +189,7 @@ class Settings(BaseSettings):
             return tuple(offsets)
         return value
 
-    @field_validator("min_lead", "reminder_horizon", "status_grace", mode="before")
+    @field_validator("min_lead", "reminder_horizon", "status_grace", "alert_period", mode="before")
     @classmethod
     def _parse_duration(cls, value: Any) -> Any:
         # Same spelling as the reminder offsets (10m, 2h), which reads better than ISO 8601.
