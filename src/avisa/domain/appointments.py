@@ -24,7 +24,7 @@ from avisa.domain.model import OPEN_STATUSES, AppointmentRecord, AppointmentStat
 from avisa.domain.notifications import apply_plan, notifications_of
 from avisa.domain.planning import plan, reminder_kinds
 from avisa.domain.schemas import AppointmentCreate, AppointmentPublic, AppointmentUpdate
-from avisa.domain.sql import decode_cursor, encode_cursor, insert_or_skip
+from avisa.domain.sql import cursor_id, decode_cursor, encode_cursor, insert_or_skip
 from avisa.domain.validation import (
     InvalidFieldError,
     check_amount,
@@ -279,10 +279,12 @@ def list_appointments(
         after_start, after_id = decode_cursor(cursor, 2)
         try:
             start = datetime.fromisoformat(str(after_start))
+            if start.tzinfo is None:
+                raise ValueError(after_start)
         except ValueError:
             raise InvalidFieldError("cursor", "not a cursor this API returned") from None
         query = query.where(
-            sa.or_(a.starts_at > start, sa.and_(a.starts_at == start, a.id > int(after_id)))
+            sa.or_(a.starts_at > start, sa.and_(a.starts_at == start, a.id > cursor_id(after_id)))
         )
     rows = [appointment_record(r._mapping) for r in conn.execute(query)]
     if len(rows) > limit:

@@ -14,7 +14,7 @@ from avisa.config import Settings
 from avisa.db.tables import clients
 from avisa.domain.model import Channel, ClientRecord
 from avisa.domain.schemas import ClientCreate, ClientPublic, ClientUpdate
-from avisa.domain.sql import decode_cursor, encode_cursor
+from avisa.domain.sql import cursor_id, decode_cursor, encode_cursor
 from avisa.domain.validation import (
     InvalidFieldError,
     check_locale,
@@ -170,7 +170,7 @@ def list_clients(
     query = sa.select(clients).order_by(clients.c.id).limit(limit + 1)
     if cursor is not None:
         (after,) = decode_cursor(cursor, 1)
-        query = query.where(clients.c.id > int(after))
+        query = query.where(clients.c.id > cursor_id(after))
     rows = [client_record(r._mapping) for r in conn.execute(query)]
     next_cursor = encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
     return rows[:limit], next_cursor

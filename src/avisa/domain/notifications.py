@@ -21,7 +21,7 @@ from avisa.db.tables import notifications
 from avisa.domain.model import AppointmentRecord, Channel, NotificationRecord, NotificationStatus
 from avisa.domain.planning import Plan
 from avisa.domain.schemas import NotificationPublic
-from avisa.domain.sql import decode_cursor, encode_cursor
+from avisa.domain.sql import cursor_id, decode_cursor, encode_cursor
 
 PLAN_KEY = (
     notifications.c.appointment_id,
@@ -116,7 +116,7 @@ def list_notifications(
     )
     if cursor is not None:
         (after,) = decode_cursor(cursor, 1)
-        query = query.where(notifications.c.id > int(after))
+        query = query.where(notifications.c.id > cursor_id(after))
     rows = [notification_record(r._mapping) for r in conn.execute(query)]
     next_cursor = encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
     return rows[:limit], next_cursor

@@ -19,6 +19,9 @@ from avisa.domain.model import AppointmentStatus, Channel, NotificationStatus
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=300)]
 T = TypeVar("T")
+#: Row ids are 32-bit on both databases; a larger number can only be a mistake.
+MAX_ID = 2_147_483_647
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 Amount = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=3)]
 
 
@@ -70,7 +73,7 @@ class ClientPublic(BaseModel):
 
 
 class AppointmentCreate(_Input):
-    client_id: int | None = None
+    client_id: Id | None = None
     client: ClientCreate | None = None
     service: Name
     staff: Text | None = None

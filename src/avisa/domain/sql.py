@@ -95,6 +95,13 @@ def encode_cursor(*values: Any) -> str:
     return base64.urlsafe_b64encode(json.dumps(plain).encode()).decode().rstrip("=")
 
 
+def cursor_id(value: Any) -> int:
+    """A row id read from a cursor; InvalidFieldError unless a plausible id."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 2_147_483_647:
+        return value
+    raise InvalidFieldError("cursor", "not a cursor this API returned")
+
+
 def decode_cursor(cursor: str, size: int) -> list[Any]:
     """The values of a cursor made by `encode_cursor`; InvalidFieldError if tampered with."""
     try:

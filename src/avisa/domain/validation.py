@@ -106,12 +106,15 @@ def to_utc(field: str, instant: datetime, zone: str) -> datetime:
     A wall-clock time that does not exist in `zone` (skipped by a DST change) is refused
     rather than guessed; an ambiguous one (repeated hour) takes its first occurrence.
     """
-    if instant.tzinfo is not None:
-        return instant.astimezone(UTC)
-    tz = ZoneInfo(zone)
-    local = instant.replace(tzinfo=tz)
-    in_utc = local.astimezone(UTC)
-    if in_utc.astimezone(tz).replace(tzinfo=None) != instant:
+    try:
+        if instant.tzinfo is not None:
+            return instant.astimezone(UTC)
+        tz = ZoneInfo(zone)
+        in_utc = instant.replace(tzinfo=tz).astimezone(UTC)
+        round_trip = in_utc.astimezone(tz).replace(tzinfo=None)
+    except OverflowError:
+        raise InvalidFieldError(field, "is out of range") from None
+    if round_trip != instant:
         raise InvalidFieldError(
             field, f"{instant.isoformat()} does not exist in {zone} (skipped by a DST change)"
         )

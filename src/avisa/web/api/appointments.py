@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Path, Query, Response, status
 
 from avisa.domain.appointments import (
     AppointmentFilter,
@@ -21,6 +21,7 @@ from avisa.domain.appointments import (
 from avisa.domain.model import AppointmentStatus
 from avisa.domain.notifications import list_notifications, notification_public
 from avisa.domain.schemas import (
+    MAX_ID,
     AppointmentCreate,
     AppointmentPublic,
     AppointmentUpdate,
@@ -30,6 +31,8 @@ from avisa.domain.schemas import (
 from avisa.domain.validation import InvalidFieldError
 from avisa.web.auth import ServiceRoleDep
 from avisa.web.deps import ServicesDep
+
+PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 router = APIRouter(prefix="/api/v1/appointments", tags=["appointments"])
 
@@ -64,7 +67,7 @@ def list_(
     services: ServicesDep,
     _auth: ServiceRoleDep,
     status_: Annotated[list[AppointmentStatus] | None, Query(alias="status")] = None,
-    client_id: int | None = None,
+    client_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     starts_from: Annotated[datetime | None, Query(alias="from")] = None,
     starts_before: Annotated[datetime | None, Query(alias="to")] = None,
     limit: Limit = 50,
@@ -88,7 +91,7 @@ def list_(
 
 
 @router.get("/{appointment_id}")
-def get(appointment_id: int, services: ServicesDep, _auth: ServiceRoleDep) -> AppointmentPublic:
+def get(appointment_id: PathId, services: ServicesDep, _auth: ServiceRoleDep) -> AppointmentPublic:
     """One appointment, its times in its own zone; 404 if it does not exist."""
     with services.engine.connect() as conn:
         return appointment_public(get_appointment(conn, appointment_id))
@@ -96,7 +99,7 @@ def get(appointment_id: int, services: ServicesDep, _auth: ServiceRoleDep) -> Ap
 
 @router.patch("/{appointment_id}", responses=Conflict)
 def patch(
-    appointment_id: int, body: AppointmentUpdate, services: ServicesDep, _auth: ServiceRoleDep
+    appointment_id: PathId, body: AppointmentUpdate, services: ServicesDep, _auth: ServiceRoleDep
 ) -> AppointmentPublic:
     """Edit or reschedule; pending reminders of the old time are cancelled, new ones planned."""
     with services.engine.begin() as conn:
@@ -107,7 +110,9 @@ def patch(
 
 
 @router.post("/{appointment_id}/confirm", responses=Conflict)
-def confirm(appointment_id: int, services: ServicesDep, _auth: ServiceRoleDep) -> AppointmentPublic:
+def confirm(
+    appointment_id: PathId, services: ServicesDep, _auth: ServiceRoleDep
+) -> AppointmentPublic:
     """scheduled -> confirmed; confirming twice is harmless; 409 once closed."""
     with services.engine.begin() as conn:
         record = confirm_appointment(conn, appointment_id, services.settings, services.clock.now())
@@ -115,7 +120,9 @@ def confirm(appointment_id: int, services: ServicesDep, _auth: ServiceRoleDep) -
 
 
 @router.post("/{appointment_id}/cancel", responses=Conflict)
-def cancel(appointment_id: int, services: ServicesDep, _auth: ServiceRoleDep) -> AppointmentPublic:
+def cancel(
+    appointment_id: PathId, services: ServicesDep, _auth: ServiceRoleDep
+) -> AppointmentPublic:
     """Cancel and cancel its pending reminders; cancelling twice is harmless; 409 once
     completed or no-show."""
     with services.engine.begin() as conn:
@@ -125,7 +132,7 @@ def cancel(appointment_id: int, services: ServicesDep, _auth: ServiceRoleDep) ->
 
 @router.get("/{appointment_id}/notifications")
 def notifications(
-    appointment_id: int,
+    appointment_id: PathId,
     services: ServicesDep,
     _auth: ServiceRoleDep,
     limit: Limit = 50,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Path, Query, status
 
 from avisa.domain.clients import (
     client_public,
@@ -13,9 +13,11 @@ from avisa.domain.clients import (
     list_clients,
     update_client,
 )
-from avisa.domain.schemas import ClientCreate, ClientPublic, ClientUpdate, Page
+from avisa.domain.schemas import MAX_ID, ClientCreate, ClientPublic, ClientUpdate, Page
 from avisa.web.auth import ServiceRoleDep
 from avisa.web.deps import ServicesDep
+
+PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 router = APIRouter(prefix="/api/v1/clients", tags=["clients"])
 
@@ -42,7 +44,7 @@ def list_(
 
 
 @router.get("/{client_id}")
-def get(client_id: int, services: ServicesDep, _auth: ServiceRoleDep) -> ClientPublic:
+def get(client_id: PathId, services: ServicesDep, _auth: ServiceRoleDep) -> ClientPublic:
     """One client; 404 if it does not exist."""
     with services.engine.connect() as conn:
         return client_public(get_client(conn, client_id))
@@ -50,7 +52,7 @@ def get(client_id: int, services: ServicesDep, _auth: ServiceRoleDep) -> ClientP
 
 @router.patch("/{client_id}")
 def patch(
-    client_id: int, body: ClientUpdate, services: ServicesDep, _auth: ServiceRoleDep
+    client_id: PathId, body: ClientUpdate, services: ServicesDep, _auth: ServiceRoleDep
 ) -> ClientPublic:
     """Change the fields given (null clears an address); reminders already planned keep
     their recipient, those planned later use the new one."""

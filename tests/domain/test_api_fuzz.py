@@ -1,0 +1,51 @@
+"""Generated requests against the clients and appointments API: never a 5xx."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from schemathesis import GenerationMode
+
+from avisa.services import Services
+from avisa.web import create_app
+from tests.support.server import serve_app
+
+SETTINGS = settings(
+    max_examples=12,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+PATHS = ("/api/v1/clients", "/api/v1/appointments")
+
+
+@pytest.fixture
+def base_url(services: Services) -> Iterator[str]:
+    with serve_app(create_app(services)) as url:
+        yield url
+
+
+@pytest.mark.timeout(240)
+def test_generated_requests_never_fail_the_server(
+    base_url: str, service_headers: dict[str, str]
+) -> None:
+    """Valid and invalid generated bodies, paths and queries: a 4xx at worst, never a 5xx."""
+    schema = schemathesis.openapi.from_url(f"{base_url}/openapi.json")
+    operations: list[Any] = [
+        result.ok() for result in schema.get_all_operations() if result.ok().path.startswith(PATHS)
+    ]
+    assert len(operations) == 11
+    for operation in operations:
+        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+
+            @given(case=operation.as_strategy(generation_mode=mode))
+            @SETTINGS
+            def call(case: Any) -> None:
+                response = case.call(headers=service_headers)
+                assert response.status_code < 500, (case.method, case.path, response.text)
+
+            call()
