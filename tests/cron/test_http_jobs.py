@@ -170,3 +170,26 @@ def test_secrets_are_resolved_for_the_request_and_found_nowhere_after(
     for text in everything:
         assert CANARY not in text
     assert "{{secret:TOKEN}}" in repr(cron.get("secretive").to_dict())
+
+
+def test_a_secret_that_cannot_go_in_a_header_fails_the_run_without_showing_it(
+    cron: CronJobs,
+    scheduler: Scheduler,
+    clock: FrozenClock,
+    migrated_engine: Engine,
+    http_target: HttpTarget,
+    secrets: dict[str, str],
+) -> None:
+    secrets["BROKEN"] = "line one\nline two ñ"
+    job, _ = cron.schedule(
+        "broken-secret",
+        "* * * * *",
+        http_command(f"{http_target.url}/ok", headers={"X-Key": "{{secret:BROKEN}}"}),
+    )
+    clock.advance(60)
+    run_pass(scheduler)
+    run = only_run(migrated_engine, job.jobid)
+    assert run.status is RunStatus.failed
+    assert (run.return_message or "").startswith("HTTP request failed: ")
+    assert "line one" not in (run.return_message or "")
+    assert http_target.received == []

@@ -162,8 +162,9 @@ class CommandRunner:
                 await response.aclose()
         except httpx.TimeoutException:
             return Outcome(False, f"HTTP request timed out after {command.timeout_ms} ms")
-        except httpx.HTTPError as exc:
-            # The error text may quote the URL, which may hold a resolved secret.
+        except (httpx.HTTPError, ValueError, TypeError) as exc:
+            # Bad URLs and header values (a resolved secret with a newline, say) land here
+            # too. The error text may quote the URL, which may hold a resolved secret.
             return Outcome(
                 False, redactor.scrub(f"HTTP request failed: {type(exc).__name__}: {exc}")
             )
