@@ -20,7 +20,19 @@ SETTINGS = settings(
     database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
-PATHS = ("/api/v1/clients", "/api/v1/appointments")
+OPERATIONS = [
+    ("/api/v1/clients", "POST"),
+    ("/api/v1/clients", "GET"),
+    ("/api/v1/clients/{client_id}", "GET"),
+    ("/api/v1/clients/{client_id}", "PATCH"),
+    ("/api/v1/appointments", "POST"),
+    ("/api/v1/appointments", "GET"),
+    ("/api/v1/appointments/{appointment_id}", "GET"),
+    ("/api/v1/appointments/{appointment_id}", "PATCH"),
+    ("/api/v1/appointments/{appointment_id}/confirm", "POST"),
+    ("/api/v1/appointments/{appointment_id}/cancel", "POST"),
+    ("/api/v1/appointments/{appointment_id}/notifications", "GET"),
+]
 
 
 @pytest.fixture
@@ -35,10 +47,7 @@ def test_generated_requests_never_fail_the_server(
 ) -> None:
     """Valid and invalid generated bodies, paths and queries: a 4xx at worst, never a 5xx."""
     schema = schemathesis.openapi.from_url(f"{base_url}/openapi.json")
-    operations: list[Any] = [
-        result.ok() for result in schema.get_all_operations() if result.ok().path.startswith(PATHS)
-    ]
-    assert len(operations) == 11
+    operations: list[Any] = [schema[path][method] for path, method in OPERATIONS]
     for operation in operations:
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
 
