@@ -67,9 +67,9 @@ class Installation:
             email=email,
             phone=phone,
             whatsapp=whatsapp,
-            locale=locale,  # type: ignore[arg-type]
+            locale=locale,
             timezone=timezone,
-            channels=channels,  # type: ignore[arg-type]
+            channels=channels,
         )
         data = AppointmentCreate(
             client=client,

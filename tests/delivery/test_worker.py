@@ -10,7 +10,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from avisa.db.tables import appointments
-from avisa.delivery import store
+from avisa.delivery import claims, store
 from avisa.domain.appointments import cancel_appointment, update_appointment
 from avisa.domain.schemas import AppointmentUpdate
 from tests.delivery.conftest import Installation, MakeInstallation, run, twilio_settings
@@ -231,7 +231,7 @@ def test_lease_expiry_after_a_killed_worker_makes_it_claimable_again(
     avisa.book(channels=["sms"])
     avisa.advance_to_due()
     lease = avisa.settings.delivery_lease
-    [claim] = store.claim_due(
+    [claim] = claims.claim_due(
         avisa.engine, avisa.clock.now(), limit=10, lease=lease, max_attempts=5
     )
     assert avisa.deliver() == 0, "leased to the dead worker"
@@ -254,7 +254,7 @@ def test_lease_expiring_on_the_last_attempt_fails_the_notification(
     avisa.book(channels=["sms"])
     avisa.advance_to_due()
     lease = avisa.settings.delivery_lease
-    store.claim_due(avisa.engine, avisa.clock.now(), limit=10, lease=lease, max_attempts=1)
+    claims.claim_due(avisa.engine, avisa.clock.now(), limit=10, lease=lease, max_attempts=1)
     avisa.clock.advance(lease)
     avisa.deliver()
     [row] = avisa.notifications(kind="reminder_24h")

@@ -80,7 +80,7 @@ class FakeMeta:
         if payload.get("type") != "template":
             return _error(400, 131047, "Re-engagement message: more than 24 hours have passed.")
         template = payload.get("template") or {}
-        languages = self.templates.get(template.get("name"))
+        languages = self.templates.get(str(template.get("name")))
         language = (template.get("language") or {}).get("code")
         if languages is None or language not in languages:
             return _error(404, 132001, "(#132001) Template name does not exist in the translation")

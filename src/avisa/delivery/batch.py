@@ -1,9 +1,13 @@
 """Coalescing many small database calls into one transaction each loop turn.
 
 Concurrent senders each ask for one thing (re-check this appointment, record this
-outcome); a `Batcher` gathers the requests made while the previous batch was in flight
-and runs them together, in a thread, as one call. One commit per batch instead of one
-per message is what keeps delivery near the speed of the HTTP client.
+outcome); a `Batcher` gathers the requests made in one turn of the event loop and runs
+them together as one call. One commit per batch instead of one per message is what keeps
+delivery near the speed of the HTTP client.
+
+The call runs on the loop itself, not in a thread: these statements take a millisecond
+or two, and handing each to a pool thread cost more than it saved (the loop's every socket
+call then waits for the GIL behind the thread; see docs/decisions.md D4).
 """
 
 from __future__ import annotations
@@ -19,8 +23,8 @@ R = TypeVar("R")
 class Batcher(Generic[T, R]):
     """`await submit(item)` returns `fn([... item ...])`'s result for that item.
 
-    `fn` takes a list of items and returns one result per item, in order; it runs in a
-    worker thread. If it raises, every caller of that batch gets the exception.
+    `fn` takes a list of items and returns one result per item, in order. If it raises,
+    every caller of that batch gets the exception.
     """
 
     def __init__(self, fn: Callable[[list[T]], Sequence[R]], *, max_batch: int = 500) -> None:
@@ -47,7 +51,7 @@ class Batcher(Generic[T, R]):
                 batch = self._pending[: self.max_batch]
                 self._pending = self._pending[self.max_batch :]
                 try:
-                    results = await asyncio.to_thread(self.fn, [item for item, _ in batch])
+                    results = self.fn([item for item, _ in batch])
                 except Exception as exc:
                     for _, future in batch:
                         if not future.done():

@@ -1,7 +1,7 @@
 """The delivery worker: claim due notifications, re-check, render, send, record.
 
 Any number of workers run against one database (inside `avisa serve` and `avisa worker`);
-the claim in `store.claim_due` decides who sends what. A worker keeps at most
+the claim in `claims.claim_due` decides who sends what. A worker keeps at most
 `concurrency` sends in flight. When idle it sleeps until the next due time, retry or lease
 deadline, but never longer than `poll_interval`, so a notification created by another
 process (a late booking) is picked up within that interval: well inside the 60 s promise.
@@ -18,24 +18,30 @@ import asyncio
 import contextlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 import structlog
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from avisa.clock import Clock
-from avisa.delivery import store
+from avisa.delivery import claims, store
 from avisa.delivery.batch import Batcher
 from avisa.delivery.channels import Transport
+from avisa.delivery.claims import Claim
 from avisa.delivery.errors import DeliveryError
 from avisa.delivery.ics import appointment_ics
 from avisa.delivery.message import OutgoingMessage, Rendered
 from avisa.delivery.ratelimit import RateLimits
 from avisa.delivery.render import ReminderContext, Renderer
 from avisa.delivery.retry import RetryPolicy
-from avisa.delivery.store import Claim, Outcome
+from avisa.delivery.store import Outcome
 
 log = structlog.get_logger(__name__)
+
+#: Seconds after its claim for which a claim's own read of the appointment counts as the
+#: re-check before sending; later (a rate limit's wait) the appointment is read again.
+FRESH_CLAIM = 1.0
 
 
 @dataclass(frozen=True)
@@ -69,6 +75,10 @@ class DeliveryWorker:
         self.limits = limits
         self.settings = settings or DeliverySettings()
         self._tasks: set[asyncio.Task[None]] = set()
+        # Twice as many claimed as sending: the next batch is claimed while this one is
+        # in flight, so no send slot idles while a claim runs.
+        self._capacity = 2 * self.settings.concurrency
+        self._sending = asyncio.Semaphore(self.settings.concurrency)
         self._recheck: Batcher[tuple[int, int], str | None] = Batcher(self._recheck_held)
         self._record: Batcher[Outcome, bool] = Batcher(self._record_outcomes)
 
@@ -84,9 +94,11 @@ class DeliveryWorker:
         try:
             while not stop.is_set():
                 try:
-                    busy = await self._fill()
+                    free = self._capacity - len(self._tasks)
+                    claimed = await self._fill()
                     failures = 0
-                    if busy:
+                    if free <= 0 or claimed == free:
+                        # Every slot busy and more may be due: go on as slots free up.
                         await self._wait_for_slot(stop)
                         continue
                     wait = await self._idle_delay()
@@ -104,18 +116,22 @@ class DeliveryWorker:
     async def run_pending(self) -> int:
         """Claim and deliver everything due at the clock's now, waiting for every send.
 
-        Returns how many notifications were handled. Used by tests and `avisa` commands
-        that deliver once; `run` does the same continuously.
+        Returns how many notifications were handled. Used by tests and the benchmark;
+        `run` does the same continuously.
         """
         handled = 0
+        max_attempts = self.settings.retry.max_attempts
+        claims.fail_exhausted(self.engine, self.clock.now(), max_attempts=max_attempts)
         while True:
-            claims = await self._claim(self.settings.concurrency)
-            if not claims:
-                break
-            handled += len(claims)
-            await asyncio.gather(*(self._deliver(claim) for claim in claims))
-        await self.drain()
-        return handled
+            claimed = await self._fill()
+            handled += claimed
+            if not self._tasks:
+                return handled
+            if claimed == 0:
+                # Nothing more due now: wait for a send to end (a retry may come due).
+                await asyncio.wait(list(self._tasks), return_when=asyncio.FIRST_COMPLETED)
+            else:
+                await self._wait_for_slot(None)
 
     async def drain(self) -> None:
         """Wait for every send this worker started."""
@@ -139,34 +155,41 @@ class DeliveryWorker:
             with contextlib.suppress(Exception):
                 await transport.aclose()
 
-    async def _fill(self) -> bool:
-        """Claim up to the free slots and start their sends; True when every slot is busy
-        (more may be due), False when nothing more is due now."""
-        free = self.settings.concurrency - len(self._tasks)
+    async def _fill(self) -> int:
+        """Claim up to the free slots and start their sends; returns how many."""
+        free = self._capacity - len(self._tasks)
         if free <= 0:
-            return True
+            return 0
         claims = await self._claim(free)
+        claimed_at = self.clock.monotonic()
         for claim in claims:
-            task = asyncio.create_task(self._deliver(claim))
+            task = asyncio.create_task(self._deliver(claim, claimed_at))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
-        return len(claims) == free
+        return len(claims)
 
-    async def _wait_for_slot(self, stop: asyncio.Event) -> None:
-        # Refill once half the slots are free: one claim per batch, not one per send.
-        target = max(1, self.settings.concurrency // 2)
-        stopper = asyncio.create_task(stop.wait())
+    async def _wait_for_slot(self, stop: asyncio.Event | None) -> None:
+        """Wait until a whole batch of slots is free (one claim per batch, not one per
+        send), the last send ends, or `stop` is set."""
+        target = self.settings.concurrency
+        stopper = asyncio.create_task(stop.wait()) if stop is not None else None
         try:
-            while self._tasks and len(self._tasks) > self.settings.concurrency - target:
-                if stop.is_set():
+            while self._tasks and len(self._tasks) > self._capacity - target:
+                if stop is not None and stop.is_set():
                     return
-                await asyncio.wait([*self._tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
+                waiting: list[asyncio.Future[Any]] = [*self._tasks]
+                if stopper is not None:
+                    waiting.append(stopper)
+                await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            stopper.cancel()
+            if stopper is not None:
+                stopper.cancel()
 
     async def _idle_delay(self) -> float:
         retry = self.settings.retry
-        next_at = await asyncio.to_thread(store.next_due_at, self.engine, retry.max_attempts)
+        # Idle is when to tidy: rows whose every attempt died with its worker fail here.
+        claims.fail_exhausted(self.engine, self.clock.now(), max_attempts=retry.max_attempts)
+        next_at = store.next_due_at(self.engine, retry.max_attempts)
         poll = self.settings.poll_interval.total_seconds()
         if next_at is None:
             return poll
@@ -181,8 +204,8 @@ class DeliveryWorker:
         await asyncio.gather(sleeper, stopper, return_exceptions=True)
 
     async def _claim(self, limit: int) -> list[Claim]:
-        return await asyncio.to_thread(
-            store.claim_due,
+        # On the loop, like every statement of this worker (see `batch`).
+        return claims.claim_due(
             self.engine,
             self.clock.now(),
             limit=limit,
@@ -192,16 +215,18 @@ class DeliveryWorker:
 
     # -- one notification ------------------------------------------------------------------
 
-    async def _deliver(self, claim: Claim) -> None:
+    async def _deliver(self, claim: Claim, claimed_at: float) -> None:
         try:
-            outcome = await self._attempt(claim)
+            outcome = await self._attempt(claim, claimed_at)
             if outcome is None:
                 log.warning("delivery_lease_lost", notification=claim.id, attempt=claim.attempts)
                 return
             written = await self._record.submit(outcome)
         except Exception as exc:
             # The row keeps its lease and is retried when it expires.
-            log.exception("delivery_record_failed", notification=claim.id, error=type(exc).__name__)
+            log.exception(
+                "delivery_attempt_crashed", notification=claim.id, error=type(exc).__name__
+            )
             return
         event = f"delivery_{'retry' if outcome.status == 'pending' else outcome.status}"
         fields = {
@@ -220,7 +245,7 @@ class DeliveryWorker:
         else:
             log.warning(event, error=outcome.error, **fields)
 
-    async def _attempt(self, claim: Claim) -> Outcome | None:
+    async def _attempt(self, claim: Claim, claimed_at: float) -> Outcome | None:
         """The outcome to record, or None when the row is no longer this worker's."""
         transport = self.transports.get(claim.channel)
         if transport is None:
@@ -231,17 +256,23 @@ class DeliveryWorker:
             # A broken user template fails its notifications, never the worker.
             error = f"cannot render the message: {type(exc).__name__}: {exc}"
             return self._outcome(claim, "failed", provider=transport.provider, error=error)
-        await self.limits.acquire(transport.provider)
-        # After the rate limit's wait, so it is as close to the send as it can be.
-        reason = await self._recheck.submit((claim.id, claim.attempts))
-        if reason == store.LEASE_LOST:
-            return None
-        if reason is not None:
-            return self._outcome(claim, "cancelled", reason=reason)
-        try:
-            message_id = await transport.send(message)
-        except DeliveryError as exc:
-            return self._failure(claim, transport.provider, exc)
+        async with self._sending:
+            await self.limits.acquire(transport.provider)
+            if self.clock.monotonic() - claimed_at <= FRESH_CLAIM:
+                # The claim read the appointment a moment ago, in the claiming transaction.
+                reason = claim.stale_reason()
+            else:
+                # It waited (for a slot or the rate limit): read the appointment again and
+                # renew the lease.
+                reason = await self._recheck.submit((claim.id, claim.attempts))
+            if reason == claims.LEASE_LOST:
+                return None
+            if reason is not None:
+                return self._outcome(claim, "cancelled", reason=reason)
+            try:
+                message_id = await transport.send(message)
+            except DeliveryError as exc:
+                return self._failure(claim, transport.provider, exc)
         return self._outcome(claim, "sent", provider=transport.provider, message_id=message_id)
 
     def _failure(self, claim: Claim, provider: str, exc: DeliveryError) -> Outcome:
@@ -321,7 +352,7 @@ class DeliveryWorker:
         )
 
     def _recheck_held(self, held: list[tuple[int, int]]) -> list[str | None]:
-        return store.recheck(self.engine, held, self.clock.now(), self.settings.lease)
+        return claims.recheck(self.engine, held, self.clock.now(), self.settings.lease)
 
     def _record_outcomes(self, outcomes: list[Outcome]) -> list[bool]:
         return store.record_outcomes(self.engine, outcomes)

@@ -1,0 +1,238 @@
+"""Benchmark: delivery throughput to a local fake Twilio, against a bare httpx client
+posting the same requests in the same run.
+
+    python -m bench.delivery                  # 10,000 due notifications, SQLite
+    python -m bench.delivery --count 500      # a few seconds
+    python -m bench.delivery --database-url postgresql://postgres@127.0.0.1/test
+
+The fake Twilio (the tests' server, which checks auth, E.164 and the form) runs in its own
+process under uvicorn. "bare" is one httpx.AsyncClient posting the N form requests with
+the same concurrency and nothing else; "avisa" is the delivery worker doing the whole job:
+claims, rendering in the client's language, the re-check of each appointment, the rate
+limiter (no limit set), the POST, and recording `sent` with the provider's sid. The ratio
+is avisa's messages per second over bare's (the target is at least 0.7).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import socket
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import sqlalchemy as sa
+import uvicorn
+from tests.support.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio
+
+from avisa.clock import SystemClock
+from avisa.config import load_settings
+from avisa.db import migrate
+from avisa.db.engine import create_engine
+from avisa.db.tables import appointments, clients, notifications
+from avisa.delivery.channels.http import new_client
+from avisa.delivery.channels.twilio_sms import TwilioConfig, TwilioMessages, TwilioSmsTransport
+from avisa.delivery.ratelimit import RateLimits
+from avisa.delivery.render import Renderer
+from avisa.delivery.worker import DeliverySettings, DeliveryWorker
+from avisa.logging import configure_logging
+
+SENDER = "+34911000111"
+
+
+def _serve(port: int) -> None:
+    uvicorn.run(
+        FakeTwilio().app, host="127.0.0.1", port=port, log_level="warning", access_log=False
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_for(url: str) -> None:
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(url, timeout=0.5)
+            return
+        except httpx.TransportError:
+            time.sleep(0.05)
+    raise RuntimeError("the fake Twilio did not start")
+
+
+def populate(engine: sa.Engine, count: int, now: datetime) -> None:
+    """`count` clients, appointments tomorrow, and one due SMS reminder each."""
+    stamp = {"created_at": now, "updated_at": now}
+    start = now + timedelta(hours=24)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.insert(clients),
+            [
+                {
+                    "id": i + 1,
+                    "name": f"Cliente {i}",
+                    "phone": f"+346{i:08d}",
+                    "locale": "es" if i % 2 else "en",
+                    "timezone": "Europe/Madrid",
+                    "channels": ["sms"],
+                    "opt_out": [],
+                    **stamp,
+                }
+                for i in range(count)
+            ],
+        )
+        conn.execute(
+            sa.insert(appointments),
+            [
+                {
+                    "id": i + 1,
+                    "client_id": i + 1,
+                    "service": "Corte de pelo",
+                    "location": "C/ Mayor 1",
+                    "starts_at": start,
+                    "ends_at": start + timedelta(minutes=45),
+                    "timezone": "Europe/Madrid",
+                    "status": "scheduled",
+                    "total_amount": Decimal(30),
+                    "paid_amount": Decimal(10),
+                    "currency": "EUR",
+                    **stamp,
+                }
+                for i in range(count)
+            ],
+        )
+        conn.execute(
+            sa.insert(notifications),
+            [
+                {
+                    "appointment_id": i + 1,
+                    "client_id": i + 1,
+                    "kind": "reminder_24h",
+                    "channel": "sms",
+                    "recipient": f"+346{i:08d}",
+                    "status": "pending",
+                    "due_at": now - timedelta(seconds=1),
+                    "planned_start": start,
+                    "attempts": 0,
+                    **stamp,
+                }
+                for i in range(count)
+            ],
+        )
+
+
+async def bare(base_url: str, count: int, concurrency: int) -> float:
+    """Seconds for one AsyncClient to post `count` messages, `concurrency` at a time."""
+    config = TwilioConfig(account_sid=ACCOUNT_SID, base_url=base_url, sender=SENDER)
+    queue = list(range(count))
+
+    async def sender(client: httpx.AsyncClient) -> None:
+        while queue:
+            i = queue.pop()
+            response = await client.post(
+                config.messages_url,
+                data={"To": f"+347{i:08d}", "From": SENDER, "Body": f"Recordatorio {i}"},
+                auth=(ACCOUNT_SID, AUTH_TOKEN),
+            )
+            if response.status_code != 201:
+                raise RuntimeError(f"bare: HTTP {response.status_code}")
+
+    async with new_client(max_connections=concurrency) as client:
+        started = time.perf_counter()
+        await asyncio.gather(*(sender(client) for _ in range(concurrency)))
+        return time.perf_counter() - started
+
+
+async def avisa(engine: sa.Engine, base_url: str, concurrency: int) -> tuple[float, int]:
+    """Seconds for a delivery worker to send everything due, and how many it handled."""
+
+    async def token() -> str:
+        return AUTH_TOKEN
+
+    transport = TwilioSmsTransport(
+        TwilioMessages(
+            TwilioConfig(account_sid=ACCOUNT_SID, base_url=base_url, sender=SENDER),
+            token,
+            new_client(max_connections=concurrency),
+        )
+    )
+    worker = DeliveryWorker(
+        engine,
+        SystemClock(),
+        {"sms": transport},
+        Renderer(),
+        RateLimits(),
+        DeliverySettings(concurrency=concurrency),
+    )
+    started = time.perf_counter()
+    handled = await worker.run_pending()
+    elapsed = time.perf_counter() - started
+    await worker.aclose()
+    return elapsed, handled
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.delivery", description=__doc__)
+    parser.add_argument("--count", type=int, default=10_000, help="due notifications")
+    parser.add_argument("--concurrency", type=int, default=32, help="requests in flight")
+    parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
+    parser.add_argument("--target", type=float, default=0.7, help="minimum ratio (exit 1)")
+    args = parser.parse_args(argv)
+    # One log line per message would measure the terminal, not delivery.
+    configure_logging("human", "warning")
+
+    port = _free_port()
+    server = multiprocessing.get_context("spawn").Process(target=_serve, args=(port,), daemon=True)
+    server.start()
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_for(base_url)
+        with tempfile.TemporaryDirectory() as tmp:
+            url = args.database_url or f"sqlite:///{Path(tmp) / 'bench.db'}"
+            settings = load_settings(_env_file=None, data_dir=Path(tmp), database_url=url)
+            engine = create_engine(settings)
+            migrate.upgrade(engine)
+            populate(engine, args.count, datetime.now(UTC))
+            # Warm both paths (connections, imports, template compilation) outside the timing.
+            asyncio.run(bare(base_url, min(200, args.count), args.concurrency))
+            bare_s = asyncio.run(bare(base_url, args.count, args.concurrency))
+            avisa_s, handled = asyncio.run(avisa(engine, base_url, args.concurrency))
+            with engine.connect() as conn:
+                sent = conn.execute(
+                    sa.select(sa.func.count()).where(notifications.c.status == "sent")
+                ).scalar_one()
+            engine.dispose()
+    finally:
+        server.terminate()
+        server.join(5)
+    result: dict[str, Any] = {
+        "count": args.count,
+        "concurrency": args.concurrency,
+        "database": url.split(":", 1)[0] if args.database_url else "sqlite",
+        "bare_per_s": round(args.count / bare_s, 1),
+        "avisa_per_s": round(handled / avisa_s, 1),
+        "sent": sent,
+    }
+    result["ratio"] = round(result["avisa_per_s"] / result["bare_per_s"], 3)
+    print(
+        f"{args.count} messages, {args.concurrency} in flight, {result['database']}: "
+        f"bare httpx {result['bare_per_s']}/s, avisa {result['avisa_per_s']}/s "
+        f"(ratio {result['ratio']}, target >= {args.target}; {sent} recorded sent)"
+    )
+    print(json.dumps(result))
+    ok = sent == args.count and result["ratio"] >= args.target
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
