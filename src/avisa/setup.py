@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 
 from avisa import __version__
+from avisa.alerts.job import ensure_alerts_job
 from avisa.cron.runtime import ensure_purge_job
 from avisa.db import migrate
 from avisa.db.tables import avisa_instance
@@ -27,7 +28,12 @@ class InitReport:
 #: A step of `avisa init` after migration: makes what is missing, returns what it changed.
 #: Each part of avisa (vault, scheduler, ...) lists its step here, in the order they run.
 InitStep = Callable[[Services], list[str]]
-INIT_STEPS: tuple[InitStep, ...] = (ensure_vault, ensure_purge_job, ensure_default_jobs)
+INIT_STEPS: tuple[InitStep, ...] = (
+    ensure_vault,
+    ensure_purge_job,
+    ensure_default_jobs,
+    ensure_alerts_job,
+)
 
 
 def initialise(services: Services) -> InitReport:

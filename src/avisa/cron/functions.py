@@ -23,6 +23,8 @@ from avisa.errors import AvisaError, NotFoundError
 PURGE_FUNCTION = "purge_run_history"
 DEFAULT_KEEP_DAYS = 7
 DEFAULT_PURGE_BATCH = 1000
+#: The built-in function the `check-alerts` job calls (see avisa.alerts).
+ALERTS_FUNCTION = "check_alerts"
 
 
 class FunctionArgumentError(AvisaError):
@@ -90,6 +92,14 @@ def purge_run_history(context: FunctionContext, args: dict[str, Any]) -> str:
     return f"deleted {deleted} runs older than {keep_days} days"
 
 
+def check_alerts(context: FunctionContext, args: dict[str, Any]) -> str:
+    """Alert the operator of failed runs, failed executions and a red `verify`."""
+    # Imported here: avisa.alerts uses the vault and `verify`, which import this package.
+    from avisa.alerts.job import run_alert_job  # noqa: PLC0415
+
+    return run_alert_job(context, args)
+
+
 def builtin_functions() -> FunctionRegistry:
     """A registry holding avisa's own functions."""
     registry = FunctionRegistry()
@@ -97,6 +107,11 @@ def builtin_functions() -> FunctionRegistry:
         PURGE_FUNCTION,
         purge_run_history,
         "Delete run history older than keep_days (default 7), in batches.",
+    )
+    registry.register(
+        ALERTS_FUNCTION,
+        check_alerts,
+        "Alert the operator (email, webhook) of failures and recoveries.",
     )
     return registry
 
