@@ -1,5 +1,5 @@
-"""A sleeping worker is woken by job changes (NOTIFY on PostgreSQL, the marker on SQLite),
-not by polling ticks: its heartbeat here is a minute, yet a new job runs within seconds."""
+"""Workers on the real clock: woken by job changes (NOTIFY on PostgreSQL, the marker on
+SQLite) rather than polling, and the scheduler thread `avisa serve` runs."""
 
 from __future__ import annotations
 
@@ -18,8 +18,10 @@ from avisa.cron.functions import FunctionRegistry
 from avisa.cron.jobs import CronJobs
 from avisa.cron.model import RunStatus
 from avisa.cron.runs import RunStore
-from avisa.cron.store import JobStore
+from avisa.cron.runtime import SchedulerThread, build_scheduler, cron_jobs
+from avisa.cron.store import JobStore, WorkerStore
 from avisa.cron.worker import Scheduler, WorkerSettings
+from avisa.services import build_services
 
 
 @pytest.mark.timeout(30)
@@ -57,3 +59,24 @@ def test_a_job_created_while_the_worker_sleeps_runs_promptly(
         return time.monotonic() - created
 
     assert asyncio.run(scenario()) < 10
+
+
+@pytest.mark.timeout(30)
+def test_the_serve_thread_schedules_beside_the_server_and_stops_cleanly(
+    make_settings: Any, migrated_engine: Engine
+) -> None:
+    """What `avisa serve` runs: a scheduler on its own thread; stopping it unregisters it."""
+    services = build_services(make_settings(), engine=migrated_engine)
+    job, _ = cron_jobs(services).schedule("beside", "1 seconds", sql_command("SELECT 1"))
+    thread = SchedulerThread(build_scheduler(services, kind="serve"))
+    thread.start()
+    store = RunStore(migrated_engine)
+    deadline = time.monotonic() + 10
+    try:
+        while not store.find(jobid=job.jobid, status=RunStatus.succeeded):
+            assert time.monotonic() < deadline, "no run from the scheduler thread"
+            time.sleep(0.05)
+        assert WorkerStore(migrated_engine).live(SystemClock().now() - timedelta(seconds=10))
+    finally:
+        thread.stop()
+    assert WorkerStore(migrated_engine).live(SystemClock().now() - timedelta(seconds=10)) == []
