@@ -17,8 +17,12 @@ from avisa.web.api import clients as clients_api
 from avisa.web.api import cron as cron_api
 from avisa.web.api import logs as logs_api
 from avisa.web.api import vault as vault_api
+from avisa.web.dashboard import install_dashboard
 from avisa.web.errors import install_error_handlers
+from avisa.web.http_metrics import HttpMetrics
 from avisa.web.limits import BodySizeLimit
+from avisa.web.metrics import metrics_registry
+from avisa.web.metrics import router as metrics_router
 from avisa.web.ratelimit import AuthFailureLimiter
 
 
@@ -54,6 +58,8 @@ def create_app(
     app.state.auth_limiter = AuthFailureLimiter(services.clock)
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit)
+    app.state.metrics_registry = metrics_registry(services)
+    app.add_middleware(HttpMetrics, registry=app.state.metrics_registry, clock=services.clock)
     app.include_router(health.router)
     app.include_router(functions_router.router)
     app.include_router(logs_api.router)
@@ -61,4 +67,6 @@ def create_app(
     app.include_router(clients_api.router)
     app.include_router(appointments_api.router)
     app.include_router(cron_api.router)
+    app.include_router(metrics_router)
+    install_dashboard(app, services)
     return app
