@@ -170,8 +170,9 @@ class RunStore(RunHistory):
         with self.engine.begin() as conn:
             for _ in range(1000):
                 status = RunStatus.starting if worker is None else RunStatus.running
+                start = now if worker is not None else None
                 runid = self._insert(
-                    conn, job.jobid, at, Origin.manual, status, worker, start_time=now
+                    conn, job.jobid, at, Origin.manual, status, worker, start_time=start
                 )
                 if runid is not None:
                     return runid
@@ -192,12 +193,16 @@ class RunStore(RunHistory):
             if self.postgres:
                 candidates = candidates.with_for_update(skip_locked=True, of=runs)
             rows = conn.execute(candidates).all()
+            # All job rows at once, in jobid order: two workers never wait on each other.
+            present = self._lock_jobs(
+                conn, [row.jobid for row in rows if row.origin != Origin.manual.value]
+            )
             started_jobs: set[int] = set()
             for row in rows:
                 if row.origin != Origin.manual.value:
                     if row.jobid in started_jobs:
                         continue  # one at a time: the next waits for this one to end
-                    if not self._lock_job(conn, row.jobid) or self._active_run(conn, row.jobid):
+                    if row.jobid not in present or self._active_run(conn, row.jobid):
                         continue
                 count = conn.execute(
                     sa.update(runs)
@@ -297,9 +302,6 @@ class RunStore(RunHistory):
         )
         value = conn.execute(statement).scalar()
         return None if value is None else int(value)
-
-    def _lock_job(self, conn: Connection, jobid: int) -> bool:
-        return bool(self._lock_jobs(conn, [jobid]))
 
     def _lock_jobs(self, conn: Connection, jobids: Sequence[int]) -> set[int]:
         """Which of `jobids` still exist, their rows locked on PostgreSQL (in jobid order,

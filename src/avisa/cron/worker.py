@@ -148,11 +148,6 @@ class Scheduler:
             log.warning("cron_runs_worker_lost", count=lost, worker=self.worker_id)
         self.workers.forget_stale(now - self.settings.forget_after)
 
-    async def drain(self) -> None:
-        """Wait for every run this worker started."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
-
     async def shutdown(self) -> None:
         """Give runs in flight `shutdown_grace` seconds, interrupt the rest, unregister."""
         if self._tasks:
