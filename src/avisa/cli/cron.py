@@ -74,7 +74,8 @@ def schedule(
 ) -> None:
     """Create or update job NAME (pg_cron's cron.schedule)."""
     command = _command(sql, http, method, header, body, timeout_ms, function, args, required=True)
-    assert command is not None  # noqa: S101 - required=True returns a command or raises
+    if command is None:  # required=True already refused this; here for the type checker
+        raise typer.BadParameter("give the command: --sql, --http or --function")
     job_timeout = parse_duration(timeout, label="--timeout") if timeout else DEFAULT_TIMEOUT
     with command_services() as services:
         job, created = cron_jobs(services).schedule(
