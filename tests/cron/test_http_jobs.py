@@ -149,6 +149,9 @@ def test_secrets_are_resolved_for_the_request_and_found_nowhere_after(
     clock.advance(60)
     with structlog.testing.capture_logs() as events:
         run_pass(scheduler)
+    (finished,) = [event for event in events if event["event"] == "cron_run_finished"]
+    assert finished["job"] == "secretive"
+    assert finished["status"] == ("succeeded" if path == "/echo" else "failed")
     (request,) = http_target.received
     assert request["headers"]["authorization"] == f"Bearer {CANARY}"
     assert request["query"] == f"key={CANARY}"
