@@ -11,7 +11,18 @@ import sys
 import typer
 from sqlalchemy.exc import OperationalError
 
-from avisa.cli import appointments, cron, db, diagnose, functions, serve, vault, verify
+from avisa.cli import (
+    appointments,
+    cron,
+    dashboard,
+    db,
+    demo,
+    diagnose,
+    functions,
+    serve,
+    vault,
+    verify,
+)
 from avisa.db.engine import describe_operational_error
 from avisa.errors import AvisaError
 
@@ -39,6 +50,8 @@ vault.register(app)
 diagnose.register(app)
 functions.register(app)
 verify.register(app)
+dashboard.register(app)
+demo.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:
