@@ -24,12 +24,17 @@ class Batcher(Generic[T, R]):
     """`await submit(item)` returns `fn([... item ...])`'s result for that item.
 
     `fn` takes a list of items and returns one result per item, in order. If it raises,
-    every caller of that batch gets the exception.
+    every caller of that batch gets the exception. With `linger`, a batch waits that many
+    (real) seconds for company before it runs: fewer, larger transactions for work that
+    is not in a hurry.
     """
 
-    def __init__(self, fn: Callable[[list[T]], Sequence[R]], *, max_batch: int = 500) -> None:
+    def __init__(
+        self, fn: Callable[[list[T]], Sequence[R]], *, max_batch: int = 500, linger: float = 0.0
+    ) -> None:
         self.fn = fn
         self.max_batch = max_batch
+        self.linger = linger
         self._pending: list[tuple[T, asyncio.Future[R]]] = []
         self._flusher: asyncio.Task[None] | None = None
 
@@ -45,8 +50,8 @@ class Batcher(Generic[T, R]):
 
     async def _flush(self) -> None:
         try:
-            # Let the other senders of this loop turn add their items first.
-            await asyncio.sleep(0)
+            # Let the other senders of this loop turn (or of `linger` seconds) add theirs.
+            await asyncio.sleep(self.linger)
             while self._pending:
                 batch = self._pending[: self.max_batch]
                 self._pending = self._pending[self.max_batch :]

@@ -109,8 +109,12 @@ def record_outcomes(engine: Engine, outcomes: list[Outcome]) -> list[bool]:
                 if conn.execute(_STATEMENTS[status], params[0]).rowcount == 1:
                     written.add(group[0].id)
                 continue
-            conn.execute(_STATEMENTS[status], params)
-            # executemany does not report per-row counts: confirm by reading back.
+            changed = conn.execute(_STATEMENTS[status], params).rowcount
+            if changed == len(group):
+                # The drivers report executemany's total: every row was still held.
+                written.update(o.id for o in group)
+                continue
+            # Some were not: find which by reading back.
             ids = [o.id for o in group]
             held = conn.execute(
                 sa.select(_n.id, _n.attempts).where(_n.id.in_(ids), _n.status == status)

@@ -18,7 +18,6 @@ import asyncio
 import contextlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 import structlog
 from sqlalchemy.engine import Engine
@@ -42,6 +41,8 @@ log = structlog.get_logger(__name__)
 #: Seconds after its claim for which a claim's own read of the appointment counts as the
 #: re-check before sending; later (a rate limit's wait) the appointment is read again.
 FRESH_CLAIM = 1.0
+#: Seconds an outcome waits for others to share its transaction.
+RECORD_LINGER = 0.01
 
 
 @dataclass(frozen=True)
@@ -74,13 +75,17 @@ class DeliveryWorker:
         self.renderer = renderer
         self.limits = limits
         self.settings = settings or DeliverySettings()
-        self._tasks: set[asyncio.Task[None]] = set()
-        # Twice as many claimed as sending: the next batch is claimed while this one is
-        # in flight, so no send slot idles while a claim runs.
+        # `concurrency` long-lived senders take claims from a queue (one task per message
+        # made httpx's pool markedly slower); up to as many again wait, claimed, in the
+        # queue, so the next batch is claimed while this one is in flight.
+        self._queue: asyncio.Queue[tuple[Claim, float]] = asyncio.Queue()
         self._capacity = 2 * self.settings.concurrency
-        self._sending = asyncio.Semaphore(self.settings.concurrency)
+        self._busy = 0
+        self._room = asyncio.Event()
+        self._senders: list[asyncio.Task[None]] = []
         self._recheck: Batcher[tuple[int, int], str | None] = Batcher(self._recheck_held)
-        self._record: Batcher[Outcome, bool] = Batcher(self._record_outcomes)
+        # Outcomes are not in a hurry (the send is done): gather a few per transaction.
+        self._record: Batcher[Outcome, bool] = Batcher(self._record_outcomes, linger=RECORD_LINGER)
 
     def __repr__(self) -> str:
         return f"DeliveryWorker({sorted(self.transports)})"
@@ -90,18 +95,19 @@ class DeliveryWorker:
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver until `stop` is set; then give sends in flight their grace and close."""
         log.info("delivery_worker_started", channels=sorted(self.transports))
+        self._start_senders()
         failures = 0
         try:
             while not stop.is_set():
                 try:
-                    free = self._capacity - len(self._tasks)
-                    claimed = await self._fill()
+                    free = self._capacity - self._held
+                    claimed = self._fill()
                     failures = 0
                     if free <= 0 or claimed == free:
-                        # Every slot busy and more may be due: go on as slots free up.
-                        await self._wait_for_slot(stop)
+                        # Full, and more may be due: claim again as room is made.
+                        await self._wait_for_room(stop)
                         continue
-                    wait = await self._idle_delay()
+                    wait = self._idle_delay()
                 except SQLAlchemyError as exc:
                     # The database is down or busy: keep the process, back off, retry.
                     failures += 1
@@ -122,32 +128,31 @@ class DeliveryWorker:
         handled = 0
         max_attempts = self.settings.retry.max_attempts
         claims.fail_exhausted(self.engine, self.clock.now(), max_attempts=max_attempts)
-        while True:
-            claimed = await self._fill()
-            handled += claimed
-            if not self._tasks:
-                return handled
-            if claimed == 0:
-                # Nothing more due now: wait for a send to end (a retry may come due).
-                await asyncio.wait(list(self._tasks), return_when=asyncio.FIRST_COMPLETED)
-            else:
-                await self._wait_for_slot(None)
+        self._start_senders()
+        try:
+            while True:
+                claimed = self._fill()
+                handled += claimed
+                if claimed:
+                    await self._wait_for_room(None)
+                elif self._held:
+                    await self._queue.join()
+                else:
+                    return handled
+        finally:
+            await self._stop_senders()
 
     async def drain(self) -> None:
-        """Wait for every send this worker started."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        """Wait until every claimed notification has been handled."""
+        await self._queue.join()
 
     async def shutdown(self) -> None:
-        """Give sends in flight `shutdown_grace` seconds, interrupt the rest (their lease
-        makes them claimable again), and close the transports."""
-        if self._tasks:
-            _done, pending = await asyncio.wait(
-                list(self._tasks), timeout=self.settings.shutdown_grace
-            )
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
+        """Give sends in flight and queued `shutdown_grace` seconds, interrupt the rest
+        (their lease makes them claimable again), and close the transports."""
+        if self._senders:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._queue.join(), self.settings.shutdown_grace)
+        await self._stop_senders()
         await self.aclose()
 
     async def aclose(self) -> None:
@@ -155,37 +160,60 @@ class DeliveryWorker:
             with contextlib.suppress(Exception):
                 await transport.aclose()
 
-    async def _fill(self) -> int:
-        """Claim up to the free slots and start their sends; returns how many."""
-        free = self._capacity - len(self._tasks)
+    @property
+    def _held(self) -> int:
+        """Claims this worker holds: queued or being sent."""
+        return self._queue.qsize() + self._busy
+
+    def _start_senders(self) -> None:
+        if not self._senders:
+            self._senders = [
+                asyncio.create_task(self._sender()) for _ in range(self.settings.concurrency)
+            ]
+
+    async def _stop_senders(self) -> None:
+        for task in self._senders:
+            task.cancel()
+        await asyncio.gather(*self._senders, return_exceptions=True)
+        self._senders = []
+
+    async def _sender(self) -> None:
+        while True:
+            claim, claimed_at = await self._queue.get()
+            self._busy += 1
+            try:
+                await self._deliver(claim, claimed_at)
+            finally:
+                self._busy -= 1
+                self._queue.task_done()
+                self._room.set()
+
+    def _fill(self) -> int:
+        """Claim up to the free room and queue the claims; returns how many."""
+        free = self._capacity - self._held
         if free <= 0:
             return 0
-        claims = await self._claim(free)
+        batch = self._claim(free)
         claimed_at = self.clock.monotonic()
-        for claim in claims:
-            task = asyncio.create_task(self._deliver(claim, claimed_at))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-        return len(claims)
+        for claim in batch:
+            self._queue.put_nowait((claim, claimed_at))
+        return len(batch)
 
-    async def _wait_for_slot(self, stop: asyncio.Event | None) -> None:
-        """Wait until a whole batch of slots is free (one claim per batch, not one per
-        send), the last send ends, or `stop` is set."""
-        target = self.settings.concurrency
-        stopper = asyncio.create_task(stop.wait()) if stop is not None else None
-        try:
-            while self._tasks and len(self._tasks) > self._capacity - target:
-                if stop is not None and stop.is_set():
-                    return
-                waiting: list[asyncio.Future[Any]] = [*self._tasks]
-                if stopper is not None:
-                    waiting.append(stopper)
-                await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            if stopper is not None:
-                stopper.cancel()
+    async def _wait_for_room(self, stop: asyncio.Event | None) -> None:
+        """Wait until a whole batch fits (one claim per batch, not one per send), or
+        `stop` is set."""
+        while self._held > self._capacity - self.settings.concurrency:
+            if stop is not None and stop.is_set():
+                return
+            self._room.clear()
+            waiters = [asyncio.create_task(self._room.wait())]
+            if stop is not None:
+                waiters.append(asyncio.create_task(stop.wait()))
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            for task in waiters:
+                task.cancel()
 
-    async def _idle_delay(self) -> float:
+    def _idle_delay(self) -> float:
         retry = self.settings.retry
         # Idle is when to tidy: rows whose every attempt died with its worker fail here.
         claims.fail_exhausted(self.engine, self.clock.now(), max_attempts=retry.max_attempts)
@@ -203,7 +231,7 @@ class DeliveryWorker:
             task.cancel()
         await asyncio.gather(sleeper, stopper, return_exceptions=True)
 
-    async def _claim(self, limit: int) -> list[Claim]:
+    def _claim(self, limit: int) -> list[Claim]:
         # On the loop, like every statement of this worker (see `batch`).
         return claims.claim_due(
             self.engine,
@@ -256,23 +284,22 @@ class DeliveryWorker:
             # A broken user template fails its notifications, never the worker.
             error = f"cannot render the message: {type(exc).__name__}: {exc}"
             return self._outcome(claim, "failed", provider=transport.provider, error=error)
-        async with self._sending:
-            await self.limits.acquire(transport.provider)
-            if self.clock.monotonic() - claimed_at <= FRESH_CLAIM:
-                # The claim read the appointment a moment ago, in the claiming transaction.
-                reason = claim.stale_reason()
-            else:
-                # It waited (for a slot or the rate limit): read the appointment again and
-                # renew the lease.
-                reason = await self._recheck.submit((claim.id, claim.attempts))
-            if reason == claims.LEASE_LOST:
-                return None
-            if reason is not None:
-                return self._outcome(claim, "cancelled", reason=reason)
-            try:
-                message_id = await transport.send(message)
-            except DeliveryError as exc:
-                return self._failure(claim, transport.provider, exc)
+        await self.limits.acquire(transport.provider)
+        if self.clock.monotonic() - claimed_at <= FRESH_CLAIM:
+            # The claim read the appointment a moment ago, in the claiming transaction.
+            reason = claim.stale_reason()
+        else:
+            # It waited (in the queue or for the rate limit): read the appointment again
+            # and renew the lease.
+            reason = await self._recheck.submit((claim.id, claim.attempts))
+        if reason == claims.LEASE_LOST:
+            return None
+        if reason is not None:
+            return self._outcome(claim, "cancelled", reason=reason)
+        try:
+            message_id = await transport.send(message)
+        except DeliveryError as exc:
+            return self._failure(claim, transport.provider, exc)
         return self._outcome(claim, "sent", provider=transport.provider, message_id=message_id)
 
     def _failure(self, claim: Claim, provider: str, exc: DeliveryError) -> Outcome:
