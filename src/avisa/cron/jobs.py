@@ -141,7 +141,8 @@ class CronJobs:
             values["active"] = active
         if not values:
             raise InvalidJobError("nothing to change: give at least one option")
-        retime = {"schedule", "timezone", "active"} & set(values)
+        # Re-arm from now only when timing changed: a redundant --active keeps the next tick.
+        retime = {"schedule", "timezone"} & set(values) or active != job.active
         if retime:
             values["next_run_at"] = (
                 parse_schedule(schedule_text).next_after(self.clock.now(), parse_timezone(timezone))
