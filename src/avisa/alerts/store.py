@@ -62,7 +62,9 @@ def apply(
                 **values,
             }
             stmt = insert_or_skip(conn, alert_state, [alert_state.c.subject]).values(**row)
-            return conn.execute(stmt).rowcount == 1
+            # RETURNING, not rowcount: drivers disagree on rowcount for ON CONFLICT.
+            landed = conn.execute(stmt.returning(alert_state.c.subject)).first()
+            return landed is not None
         result = conn.execute(
             sa.update(alert_state)
             .where(alert_state.c.subject == subject, alert_state.c.version == stored.version)
