@@ -42,11 +42,21 @@ class Batcher(Generic[T, R]):
         return f"Batcher({getattr(self.fn, '__name__', self.fn)!r})"
 
     async def submit(self, item: T) -> R:
+        """Add `item` to the next batch and wait for its result."""
+        return await self.enqueue(item)
+
+    def enqueue(self, item: T) -> asyncio.Future[R]:
+        """Add `item` to the next batch; its result comes in the returned future."""
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         self._pending.append((item, future))
         if self._flusher is None:
             self._flusher = asyncio.create_task(self._flush())
-        return await future
+        return future
+
+    async def idle(self) -> None:
+        """Wait until every item enqueued so far has been run."""
+        while self._flusher is not None:
+            await asyncio.shield(self._flusher)
 
     async def _flush(self) -> None:
         try:

@@ -38,24 +38,28 @@ class SmsBody:
     segments: int
 
 
+_TYPOGRAPHIC_TABLE = str.maketrans(_TYPOGRAPHIC)
+
+
 def is_gsm7(text: str) -> bool:
-    return all(ch in GSM7 for ch in text)
+    return set(text) <= GSM7
 
 
 def _strip_accent(ch: str) -> str:
-    if ch in GSM7:
-        return ch
     base = unicodedata.normalize("NFD", ch)[0]
     return base if base in GSM7 else ch
 
 
 def sms_body(text: str) -> SmsBody:
     """Normalise `text` for SMS as described above and count its segments."""
-    plain = "".join(_TYPOGRAPHIC.get(ch, ch) for ch in text)
-    stripped = "".join(_strip_accent(ch) for ch in plain)
-    if is_gsm7(stripped):
+    plain = text.translate(_TYPOGRAPHIC_TABLE)
+    outside = set(plain) - GSM7
+    stripped = plain
+    if outside:
+        stripped = plain.translate({ord(ch): _strip_accent(ch) for ch in outside})
+    if not outside or is_gsm7(stripped):
         # Extension characters take two septets each.
-        septets = len(stripped) + sum(1 for ch in stripped if ch in _EXTENDED)
+        septets = len(stripped) + sum(stripped.count(ch) for ch in _EXTENDED)
         segments = 1 if septets <= 160 else math.ceil(septets / 153)
         return SmsBody(stripped, "GSM-7", segments)
     units = len(plain.encode("utf-16-le")) // 2

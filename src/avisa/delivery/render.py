@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -60,22 +61,36 @@ class TemplateMissingError(LookupError):
     """No template exists for a kind, channel and part in any locale tried."""
 
 
+@lru_cache(maxsize=64)
+def _locale(name: str) -> Locale:
+    return Locale.parse(name)
+
+
+def _local_parts(instant: datetime, zone: str, locale: str) -> tuple[str, str, str]:
+    """(full date, short time, zone label) of `instant` in `zone`, in `locale`."""
+    local = instant.astimezone(ZoneInfo(zone))
+    loc = _locale(locale)
+    return (
+        str(format_date(local, "full", locale=loc)),
+        str(format_time(local, "short", locale=loc)),
+        zone_label(zone, locale),
+    )
+
+
 def format_when(instant: datetime, zone: str, locale: str) -> str:
     """`martes, 15 de diciembre de 2026, 10:00 (hora de Madrid)` in `locale`, in `zone`."""
-    tz = ZoneInfo(zone)
-    local = instant.astimezone(tz)
-    date = format_date(local, "full", locale=locale)
-    time = format_time(local, "short", locale=locale)
-    return f"{date}, {time} ({zone_label(zone, locale)})"
+    date, time, label = _local_parts(instant, zone, locale)
+    return f"{date}, {time} ({label})"
 
 
+@lru_cache(maxsize=256)
 def zone_label(zone: str, locale: str) -> str:
     """The zone as people say it: `hora de Madrid`, `Madrid Time`; `UTC` stays `UTC`."""
     if zone in ("UTC", "Etc/UTC", "GMT"):
         return "UTC"
-    city = get_timezone_location(ZoneInfo(zone), locale=locale, return_city=True)
-    region_format = Locale.parse(locale).zone_formats["region"]
-    return str(region_format % city)
+    loc = _locale(locale)
+    city = get_timezone_location(ZoneInfo(zone), locale=loc, return_city=True)
+    return str(loc.zone_formats["region"] % city)
 
 
 def amount_due(context: ReminderContext) -> str | None:
@@ -83,7 +98,7 @@ def amount_due(context: ReminderContext) -> str | None:
     due = context.total_amount - context.paid_amount
     if due <= 0:
         return None
-    return str(format_currency(due, context.currency, locale=context.locale))
+    return str(format_currency(due, context.currency, locale=_locale(context.locale)))
 
 
 class Renderer:
@@ -130,16 +145,16 @@ class Renderer:
 
     def variables(self, context: ReminderContext) -> dict[str, Any]:
         locale = context.locale
-        tz = ZoneInfo(context.timezone)
+        date, time, zone = _local_parts(context.starts_at, context.timezone, locale)
         return {
             "name": context.client_name,
             "service": context.service,
             "staff": context.staff,
             "location": context.location,
-            "when": format_when(context.starts_at, context.timezone, locale),
-            "date": format_date(context.starts_at.astimezone(tz), "full", locale=locale),
-            "time": format_time(context.starts_at.astimezone(tz), "short", locale=locale),
-            "zone": zone_label(context.timezone, locale),
+            "when": f"{date}, {time} ({zone})",
+            "date": date,
+            "time": time,
+            "zone": zone,
             "amount_due": amount_due(context),
             "kind": context.kind,
             "locale": locale,

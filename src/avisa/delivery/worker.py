@@ -42,7 +42,7 @@ log = structlog.get_logger(__name__)
 #: re-check before sending; later (a rate limit's wait) the appointment is read again.
 FRESH_CLAIM = 1.0
 #: Seconds an outcome waits for others to share its transaction.
-RECORD_LINGER = 0.01
+RECORD_LINGER = 0.02
 
 
 @dataclass(frozen=True)
@@ -138,13 +138,15 @@ class DeliveryWorker:
                 elif self._held:
                     await self._queue.join()
                 else:
+                    await self._record.idle()
                     return handled
         finally:
             await self._stop_senders()
 
     async def drain(self) -> None:
-        """Wait until every claimed notification has been handled."""
+        """Wait until every claimed notification has been handled and recorded."""
         await self._queue.join()
+        await self._record.idle()
 
     async def shutdown(self) -> None:
         """Give sends in flight and queued `shutdown_grace` seconds, interrupt the rest
@@ -153,6 +155,7 @@ class DeliveryWorker:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._queue.join(), self.settings.shutdown_grace)
         await self._stop_senders()
+        await self._record.idle()
         await self.aclose()
 
     async def aclose(self) -> None:
@@ -246,17 +249,21 @@ class DeliveryWorker:
     async def _deliver(self, claim: Claim, claimed_at: float) -> None:
         try:
             outcome = await self._attempt(claim, claimed_at)
-            if outcome is None:
-                log.warning("delivery_lease_lost", notification=claim.id, attempt=claim.attempts)
-                return
-            written = await self._record.submit(outcome)
         except Exception as exc:
             # The row keeps its lease and is retried when it expires.
             log.exception(
                 "delivery_attempt_crashed", notification=claim.id, error=type(exc).__name__
             )
             return
-        event = f"delivery_{'retry' if outcome.status == 'pending' else outcome.status}"
+        if outcome is None:
+            log.warning("delivery_lease_lost", notification=claim.id, attempt=claim.attempts)
+            return
+        # The sender moves on at once; the outcome is written with others shortly after.
+        self._record.enqueue(outcome).add_done_callback(
+            lambda written: self._recorded(claim, outcome, written)
+        )
+
+    def _recorded(self, claim: Claim, outcome: Outcome, written: asyncio.Future[bool]) -> None:
         fields = {
             "notification": claim.id,
             "channel": claim.channel,
@@ -264,7 +271,12 @@ class DeliveryWorker:
             "attempt": claim.attempts,
             "provider": outcome.provider,
         }
-        if not written:
+        if written.exception() is not None:
+            # The row keeps its lease: sent again when it expires (at least once).
+            log.error("delivery_record_failed", error=type(written.exception()).__name__, **fields)
+            return
+        event = f"delivery_{'retry' if outcome.status == 'pending' else outcome.status}"
+        if not written.result():
             log.warning("delivery_lease_lost", **fields)
         elif outcome.status == "sent":
             log.debug(event, message_id=outcome.message_id, **fields)
