@@ -47,6 +47,8 @@ def test_a_2xx_succeeds_with_status_duration_and_excerpt(
     (request,) = http_target.received
     assert request["method"] == "POST"
     assert request["body"] == '{"hello":"world"}'
+    assert request["headers"]["x-avisa-job"] == "ping"
+    assert request["headers"]["x-avisa-run"] == str(run.runid)
 
 
 @pytest.mark.parametrize("code", [401, 404, 500])

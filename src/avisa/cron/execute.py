@@ -32,6 +32,9 @@ from avisa.cron.redact import Redactor, SecretLookup, resolve
 from avisa.db.engine import is_sqlite
 from avisa.errors import AvisaError, NotFoundError, VaultSealedError
 
+#: Headers naming the calling job and run on every HTTP job's request.
+JOB_HEADER = "X-Avisa-Job"
+RUN_HEADER = "X-Avisa-Run"
 #: Bytes of an HTTP answer read for the excerpt; the rest is discarded unread.
 READ_LIMIT = 8192
 #: Threads for SQL, functions and secret lookups. Our own pool, not the loop's default,
@@ -99,7 +102,7 @@ class CommandRunner:
                 if isinstance(command, SqlCommand):
                     return await self._in_thread(self._run_sql, command.sql, timeout)
                 if isinstance(command, HttpCommand):
-                    return await self._run_http(command)
+                    return await self._run_http(command, jobname, runid)
                 return await self._run_function(command.name, command.args, jobname, runid)
         except TimeoutError:
             return Outcome(False, f"timed out after {describe_duration(timeout)}")
@@ -137,10 +140,16 @@ class CommandRunner:
             return Outcome(False, Redactor().scrub(f"{type(exc).__name__}: {exc}"))
         return Outcome(True, Redactor().scrub(message or "done"))
 
-    async def _run_http(self, command: HttpCommand) -> Outcome:
+    async def _run_http(self, command: HttpCommand, jobname: str, runid: int) -> Outcome:
         redactor = Redactor()
         try:
             url, headers = await self._in_thread(self._resolve, command, redactor)
+            # Who is calling, for the function's execution log (decision V6), unless the
+            # job sets these headers itself.
+            given = {name.lower() for name, _ in headers}
+            for name, value in ((JOB_HEADER, jobname), (RUN_HEADER, str(runid))):
+                if name.lower() not in given:
+                    headers.append((name, value))
         except NotFoundError as exc:
             return Outcome(False, redactor.scrub(f"secret missing: {exc}"))
         except VaultSealedError as exc:
