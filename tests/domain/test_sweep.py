@@ -14,11 +14,12 @@ from avisa.clock import FrozenClock
 from avisa.config import Settings
 from avisa.db.tables import appointments, notifications
 from avisa.domain import ReminderSummary, process_reminders
-from avisa.domain.appointments import get_appointment
+from avisa.domain.appointments import create_appointment, get_appointment
 from avisa.domain.clients import get_client
 from avisa.domain.model import AppointmentStatus, Channel
 from avisa.domain.notifications import notifications_of
 from avisa.domain.planning import plan, reminder_kinds
+from avisa.domain.schemas import AppointmentCreate
 from tests.domain.conftest import MakeClient
 
 H = timedelta(hours=1)
@@ -280,3 +281,41 @@ def test_whatsapp_true_reaches_the_phone_number(
 ) -> None:
     client = make_client(whatsapp=True, channels=["whatsapp"])
     assert client.recipient(Channel.whatsapp) == "+34600123456"
+
+
+def test_racing_pushes_of_one_booking_create_one_appointment(
+    migrated_engine: Engine, settings: Settings, clock: FrozenClock, make_client: MakeClient
+) -> None:
+    """Four threads push the same external_id at once: one insert wins, the rest update it."""
+    client = make_client()
+    start = clock.now() + 72 * H
+    body = AppointmentCreate(
+        client_id=client.id,
+        service="Corte",
+        starts_at=start,
+        ends_at=start + H,
+        external_id="cal-7",
+    )
+    barrier = threading.Barrier(4)
+    created: list[bool] = []
+    errors: list[BaseException] = []
+
+    def push() -> None:
+        try:
+            barrier.wait()
+            with migrated_engine.begin() as conn:
+                created.append(create_appointment(conn, body, settings, clock.now())[1])
+        except BaseException as exc:  # reported below, in the test's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=push) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert errors == []
+    assert sorted(created) == [False, False, False, True]
+    with migrated_engine.connect() as conn:
+        count = conn.execute(sa.select(sa.func.count()).select_from(appointments)).scalar_one()
+        planned = conn.execute(sa.select(sa.func.count()).select_from(notifications)).scalar_one()
+    assert (count, planned) == (1, 4)

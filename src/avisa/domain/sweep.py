@@ -1,8 +1,9 @@
 """`process_reminders`: the sweep that plans every reminder falling due soon, in SQL.
 
 The planning rules of `avisa.domain.planning`, written as one INSERT … SELECT over
-appointments joined to clients and channels (one SELECT per reminder kind), with "on conflict do
-nothing" on the notifications key: rows planned at booking time, by an earlier sweep or by
+appointments, their client and that client's channels (one SELECT per reminder kind), with
+"on conflict do nothing" on the notifications key: rows planned at booking time, by an
+earlier sweep or by
 a sweep running at the same moment are left alone, so several sweeps at once are safe and
 the database decides who plans what. Before planning, pending notifications that no longer
 apply (appointment cancelled, completed, no-show, or moved) are cancelled in one UPDATE.
