@@ -76,10 +76,11 @@ class DeliveryWorker:
         self.limits = limits
         self.settings = settings or DeliverySettings()
         # `concurrency` long-lived senders take claims from a queue (one task per message
-        # made httpx's pool markedly slower); up to as many again wait, claimed, in the
-        # queue, so the next batch is claimed while this one is in flight.
+        # made httpx's pool markedly slower); up to three times as many wait, claimed, in
+        # the queue, so the next batch is claimed while this one is in flight, and claims
+        # (which hold the loop for a few milliseconds) come in large batches.
         self._queue: asyncio.Queue[tuple[Claim, float]] = asyncio.Queue()
-        self._capacity = 2 * self.settings.concurrency
+        self._capacity = 4 * self.settings.concurrency
         self._busy = 0
         self._room = asyncio.Event()
         self._senders: list[asyncio.Task[None]] = []
@@ -203,9 +204,9 @@ class DeliveryWorker:
         return len(batch)
 
     async def _wait_for_room(self, stop: asyncio.Event | None) -> None:
-        """Wait until a whole batch fits (one claim per batch, not one per send), or
-        `stop` is set."""
-        while self._held > self._capacity - self.settings.concurrency:
+        """Wait until half the capacity is free (one claim per batch, not one per send),
+        or `stop` is set."""
+        while self._held > self._capacity // 2:
             if stop is not None and stop.is_set():
                 return
             self._room.clear()
