@@ -40,6 +40,8 @@ def stacked_bars(title: str, labels: list[str], series: dict[str, list[int]]) ->
         f"<desc>{escape(_summary(series))}</desc>",
     ]
     for fraction in (0, 0.5, 1):
+        if (top * fraction) % 1:
+            continue  # a grid line only where the count is whole
         y = TOP + plot_h * (1 - fraction)
         parts.append(
             f'<line x1="{LEFT}" x2="{WIDTH - 4}" y1="{y:.1f}" y2="{y:.1f}" stroke="#ddd"/>'

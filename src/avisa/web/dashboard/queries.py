@@ -157,9 +157,10 @@ def _notification_query() -> sa.Select[Any]:
 def notification_lists(
     engine: Engine, now: datetime, *, channel: str | None, status: str | None
 ) -> dict[str, list[NotificationRow]]:
-    """`upcoming` (pending, soonest first), `recent` (newest first), `failures`."""
+    """`upcoming` (waiting to be sent, soonest first), `recent` (sent, failed, skipped or
+    cancelled, newest first) and `failures` (newest first)."""
     upcoming = _notification_query().where(_n.status.in_(["pending", "sending"]))
-    recent = _notification_query().where(_n.due_at <= now)
+    recent = _notification_query().where(_n.due_at <= now, _n.status.not_in(["pending", "sending"]))
     failures = _notification_query().where(_n.status == "failed")
     if channel:
         upcoming, recent, failures = (
