@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import httpx
+import sqlalchemy as sa
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from avisa.checks import Check, fail, ok, warn
 from avisa.config import EmailProvider, Settings, SmsProvider, WhatsappProvider
+from avisa.cron.commands import HttpCommand, command_from_json
 from avisa.db import migrate
 from avisa.db.engine import describe_operational_error, ping
+from avisa.db.tables.cron import cron_job
 from avisa.errors import AvisaError
 from avisa.services import Services
 from avisa.vault.diagnose import diagnose_vault
@@ -21,6 +25,56 @@ def diagnose(services: Services) -> list[Check]:
     checks.append(_migrations(services))
     checks.extend(diagnose_vault(services.vault.with_actor("system")))
     checks.extend(_providers(services))
+    checks.append(_public_url(services))
+    checks.extend(_job_secrets(services))
+    return checks
+
+
+def _public_url(services: Services) -> Check:
+    """The default jobs call AVISA_PUBLIC_URL: it must reach a running avisa."""
+    url = f"{services.settings.public_url}/healthz"
+    try:
+        answer = httpx.get(url, timeout=3.0)
+    except httpx.HTTPError as exc:
+        return fail(
+            "public URL",
+            f"{url} does not answer ({type(exc).__name__})",
+            fix="start `avisa serve`, or set AVISA_PUBLIC_URL to where it listens",
+        )
+    if answer.status_code != 200:
+        return fail(
+            "public URL",
+            f"{url} answered HTTP {answer.status_code}",
+            fix="AVISA_PUBLIC_URL must point at avisa itself",
+        )
+    return ok("public URL", f"{url} answers")
+
+
+def _job_secrets(services: Services) -> list[Check]:
+    """Every `{{secret:NAME}}` an HTTP job uses must exist (a renamed secret breaks a job)."""
+    present = {m.name for m in services.vault.list_secrets()}
+    with services.engine.connect() as conn:
+        rows = conn.execute(sa.select(cron_job.c.jobname, cron_job.c.command)).all()
+    checks: list[Check] = []
+    for row in rows:
+        try:
+            command = command_from_json(row.command)
+        except AvisaError:
+            checks.append(fail(f"job {row.jobname}", "its stored command is not valid"))
+            continue
+        if not isinstance(command, HttpCommand):
+            continue
+        missing = [n for n in command.secret_names() if n not in present]
+        if missing:
+            checks.append(
+                fail(
+                    f"job {row.jobname}",
+                    f"uses vault secret {', '.join(missing)}, which does not exist",
+                    fix="create or restore the secret, or change the job's command",
+                )
+            )
+    if not checks:
+        checks.append(ok("job secrets", f"every secret used by the {len(rows)} jobs exists"))
     return checks
 
 

@@ -25,9 +25,15 @@ def _checks(env: dict[str, str]) -> tuple[int, dict[str, dict[str, str]]]:
     return result.returncode, {c["name"]: c for c in json.loads(result.stdout)}
 
 
-def test_a_fresh_install_is_healthy(env: dict[str, str]) -> None:
+def test_a_fresh_install_is_healthy_but_for_the_missing_server(env: dict[str, str]) -> None:
+    """Nothing listens on AVISA_PUBLIC_URL here: that is the one problem reported."""
     code, checks = _checks(env)
-    assert code == 0
+    assert code == 1
+    assert [name for name, c in checks.items() if c["verdict"] == "fail"] == ["public URL"]
+    assert checks["public URL"]["fix"] == (
+        "start `avisa serve`, or set AVISA_PUBLIC_URL to where it listens"
+    )
+    assert checks["job secrets"]["verdict"] == "ok"
     assert checks["database"]["verdict"] == "ok"
     assert checks["migrations"]["verdict"] == "ok"
     assert checks["root key permissions"]["detail"] == "mode 0600"
