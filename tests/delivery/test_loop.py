@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 
 from avisa.clock import SystemClock
 from avisa.config import Settings
+from avisa.delivery.runtime import DeliveryThread, build_delivery_worker
 from avisa.domain.model import NotificationRecord
 from avisa.services import build_services
 from avisa.setup import initialise
@@ -74,3 +75,23 @@ def test_late_booking_while_the_worker_sleeps_is_sent_within_a_minute(
     sent = run(go())
     assert sent.sent_at is not None
     assert timedelta(0) <= sent.sent_at - sent.due_at < timedelta(seconds=60)
+
+
+def test_delivery_thread_runs_beside_other_work_and_stops_cleanly(
+    make_settings: Callable[..., Settings], migrated_engine: Engine
+) -> None:
+    """What `avisa serve` and `avisa worker` start: a worker on its own thread and loop."""
+    services = build_services(
+        make_settings(delivery_poll_interval="1s"), engine=migrated_engine, clock=SystemClock()
+    )
+    initialise(services)
+    avisa = Installation(services, services.clock)  # type: ignore[arg-type]
+    thread = DeliveryThread(build_delivery_worker(services))
+    thread.start()
+    try:
+        avisa.book(timedelta(hours=3), channels=["email"])
+        sent = run(asyncio.wait_for(_until_sent(avisa, "reminder_24h"), 30))
+    finally:
+        thread.stop(timeout=15)
+    assert sent.provider == "console"
+    assert not thread.is_alive()

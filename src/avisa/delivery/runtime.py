@@ -181,6 +181,9 @@ class DeliveryThread:
         self._thread.start()
         self._ready.wait(10)
 
+    def is_alive(self) -> bool:
+        return self._thread.is_alive()
+
     def stop(self, timeout: float = 30) -> None:
         """Ask the loop to stop (sends in flight get their grace), then join."""
         if self._loop is not None and self._stop is not None:
