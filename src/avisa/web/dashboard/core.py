@@ -7,6 +7,7 @@ Forms are `application/x-www-form-urlencoded` and parsed here with the standard 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -92,7 +93,8 @@ async def read_form(request: Request) -> tuple[Session, dict[str, str]]:
     except (UnicodeDecodeError, ValueError):
         raise CsrfError from None
     fields = {name: values[0] for name, values in parsed.items()}
-    session = current_session(request)
+    # Checking the signature may read the vault (the key is cached for 30 s): off the loop.
+    session = await asyncio.to_thread(current_session, request)
     if session is None or not csrf_matches(session, fields.pop("csrf_token", None)):
         raise CsrfError
     return session, fields

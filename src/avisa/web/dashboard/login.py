@@ -38,7 +38,7 @@ async def login_form(
     request: Request, next_path: Annotated[str | None, Query(alias="next")] = None
 ) -> Response:
     """The login form; it carries a CSRF token like every other form."""
-    session = current_session(request)
+    session = await asyncio.to_thread(current_session, request)
     if session is not None and session.logged_in:
         return RedirectResponse(_safe_next(next_path), status_code=303)
     session = session or request.app.state.dashboard_sessions.new(None)
