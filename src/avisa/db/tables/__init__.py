@@ -7,6 +7,7 @@ from avisa.db.tables.delivery import delivery_outbox
 from avisa.db.tables.domain import appointments, clients, notifications
 from avisa.db.tables.functions import cron_execution_logs
 from avisa.db.tables.instance import avisa_instance
+from avisa.db.tables.messaging import inbound_messages, message_events
 from avisa.db.tables.vault import vault_audit, vault_keys, vault_secret_versions, vault_secrets
 
 __all__ = [
@@ -20,6 +21,8 @@ __all__ = [
     "cron_state",
     "cron_worker",
     "delivery_outbox",
+    "inbound_messages",
+    "message_events",
     "metadata",
     "notifications",
     "vault_audit",
