@@ -14,12 +14,19 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from avisa.errors import ConfigError
+from avisa.messaging.keywords import (
+    DEFAULT_CANCEL,
+    DEFAULT_CONFIRM,
+    DEFAULT_STOP,
+    Keywords,
+    parse_keywords,
+)
 
 SUPPORTED_LOCALES = ("es", "en")
 
@@ -175,6 +182,11 @@ class Settings(BaseSettings):
     alert_period: timedelta = timedelta(hours=1)
     #: `/metrics` without a key (Prometheus' default); false requires the service key.
     metrics_public: bool = True
+    # Two-way messaging (see avisa.messaging): what a reply means, comma-separated; case,
+    # accents and surrounding spaces do not matter, and no word may mean two things.
+    confirm_keywords: Annotated[tuple[str, ...], NoDecode] = DEFAULT_CONFIRM
+    cancel_keywords: Annotated[tuple[str, ...], NoDecode] = DEFAULT_CANCEL
+    stop_keywords: Annotated[tuple[str, ...], NoDecode] = DEFAULT_STOP
     log_format: Literal["auto", "human", "json"] = "auto"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
@@ -220,6 +232,22 @@ class Settings(BaseSettings):
     def _parse_rate_limits(cls, value: Any) -> Any:
         if isinstance(value, str):
             return parse_rate_limits(value)
+        return value
+
+    @field_validator("confirm_keywords", "cancel_keywords", "stop_keywords", mode="before")
+    @classmethod
+    def _parse_keywords(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return parse_keywords(value)
+        return value
+
+    @field_validator("stop_keywords")
+    @classmethod
+    def _check_keywords(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        # The last of the three: the other two are validated by now (or failed already).
+        Keywords.of(
+            info.data.get("confirm_keywords", ()), info.data.get("cancel_keywords", ()), value
+        )
         return value
 
     @field_validator("status_mapping", mode="before")

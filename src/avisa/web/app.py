@@ -12,6 +12,7 @@ from avisa.functions.registry import HttpFunctions, builtin_http_functions
 from avisa.services import Services
 from avisa.web import functions as functions_router
 from avisa.web import health
+from avisa.web import webhooks as webhooks_router
 from avisa.web.api import appointments as appointments_api
 from avisa.web.api import clients as clients_api
 from avisa.web.api import cron as cron_api
@@ -68,5 +69,6 @@ def create_app(
     app.include_router(appointments_api.router)
     app.include_router(cron_api.router)
     app.include_router(metrics_router)
+    app.include_router(webhooks_router.router)
     install_dashboard(app, services)
     return app
