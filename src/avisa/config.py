@@ -210,7 +210,10 @@ class Settings(BaseSettings):
         return value
 
     @field_validator(
-        "delivery_backoff", "delivery_backoff_max", "delivery_lease", "delivery_poll_interval",
+        "delivery_backoff",
+        "delivery_backoff_max",
+        "delivery_lease",
+        "delivery_poll_interval",
         mode="before",
     )
     @classmethod

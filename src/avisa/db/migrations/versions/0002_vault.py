@@ -60,9 +60,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "vault_audit",
-        sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
-        ),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("at", avisa.db.types.UTCDateTime(), nullable=False),
         sa.Column("actor", sa.String(length=32), nullable=False),
         sa.Column("action", sa.String(length=32), nullable=False),
