@@ -13,6 +13,10 @@ from avisa.services import Services
 from avisa.web import create_app
 from tests.support.server import serve_app
 
+#: For tests of the web layer alone (login, throttling, cookies): storage cannot change them,
+#: so they run on SQLite only; everything that reads or writes data runs on both.
+web_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 

@@ -15,7 +15,7 @@ from avisa.db.tables import cron_job_run_details
 from avisa.demo import create_demo
 from avisa.web.dashboard.passwords import set_admin_password
 from avisa.web.dashboard.session import COOKIE
-from tests.dashboard.conftest import Site, csrf_of
+from tests.dashboard.conftest import Site, csrf_of, web_only
 from tests.support.cli import invoke
 
 PAGES = ("jobs", "runs", "logs", "secrets", "reminders", "health")
@@ -29,6 +29,7 @@ def _runs(site: Site) -> int:
         )
 
 
+@web_only
 def test_pages_need_a_login(site: Site) -> None:
     """Every page sends a visitor to the login form, remembering where they were going."""
     client = site.client()
@@ -61,6 +62,7 @@ def test_login_with_the_service_key_sets_a_strict_httponly_cookie(
     assert "Every hour" in jobs.text or "every hour" in jobs.text.lower()
 
 
+@web_only
 def test_wrong_logins_are_refused(site: Site, anon_key: str) -> None:
     """A wrong password, a forged key and the anon key (valid, wrong role) all get 401."""
     for credential in ("not the password", anon_key, anon_key[:-4] + "AAAA"):
@@ -71,6 +73,7 @@ def test_wrong_logins_are_refused(site: Site, anon_key: str) -> None:
         assert client.get("/dashboard/jobs").status_code == 303
 
 
+@web_only
 def test_repeated_wrong_logins_are_throttled(site: Site) -> None:
     client = site.client()
     codes = [site.submit_login(client, f"guess {i}").status_code for i in range(11)]
@@ -78,6 +81,7 @@ def test_repeated_wrong_logins_are_throttled(site: Site) -> None:
     assert codes[10] == 429
 
 
+@web_only
 def test_admin_password_set_by_the_cli_logs_in(site: Site) -> None:
     """`avisa dashboard password` stores a hash; that password then logs in."""
     settings = site.services.settings
@@ -97,6 +101,7 @@ def test_admin_password_set_by_the_cli_logs_in(site: Site) -> None:
     assert site.submit_login(site.client(), ADMIN_PASSWORD + "x").status_code == 401
 
 
+@web_only
 def test_changing_the_password_ends_sessions(site: Site, clock: FrozenClock) -> None:
     set_admin_password(site.services.vault, ADMIN_PASSWORD)
     client = site.login(ADMIN_PASSWORD)
@@ -105,6 +110,7 @@ def test_changing_the_password_ends_sessions(site: Site, clock: FrozenClock) -> 
     assert client.get("/dashboard/jobs").status_code == 303
 
 
+@web_only
 def test_sessions_expire(site: Site, service_key: str, clock: FrozenClock) -> None:
     client = site.login(service_key)
     assert client.get("/dashboard/jobs").status_code == 200
@@ -135,6 +141,7 @@ def test_forms_without_the_csrf_token_are_refused(site: Site, service_key: str) 
     assert site.client().post("/dashboard/logout").status_code == 403
 
 
+@web_only
 def test_forged_cookie_is_not_a_session(site: Site, service_key: str) -> None:
     client = site.login(service_key)
     value = client.cookies[COOKIE]

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs, quote
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -46,11 +47,23 @@ def templates() -> Environment:
     )
     env.filters["when"] = when
     env.filters["duration"] = duration
+    env.filters["local"] = local
     return env
 
 
 def when(instant: datetime | None) -> str:
     return "" if instant is None else f"{instant:%Y-%m-%d %H:%M:%S}Z"
+
+
+def local(instant: datetime | None, zone: str) -> str:
+    """`instant` as wall-clock time in `zone` (an appointment's own zone)."""
+    if instant is None:
+        return ""
+    try:
+        shown = instant.astimezone(ZoneInfo(zone))
+    except (ZoneInfoNotFoundError, ValueError):
+        return when(instant)
+    return f"{shown:%Y-%m-%d %H:%M} {shown.tzname()}"
 
 
 def duration(seconds: float | None) -> str:
