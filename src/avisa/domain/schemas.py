@@ -106,6 +106,15 @@ class AppointmentUpdate(_Input):
     currency: Annotated[str, StringConstraints(min_length=3, max_length=3)] | None = None
 
 
+class ReplyPublic(BaseModel):
+    """A client's reply: what they wrote and what it did (`unrecognised`: not understood)."""
+
+    received_at: datetime
+    channel: Channel
+    body: str
+    outcome: str
+
+
 class AppointmentPublic(BaseModel):
     """An appointment; instants are rendered in its own time zone."""
 
@@ -127,6 +136,13 @@ class AppointmentPublic(BaseModel):
     completed_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    confirmed_via: str | None = Field(
+        default=None,
+        description="`sms` or `whatsapp` when a client's reply confirmed it, `api` otherwise.",
+    )
+    last_reply: ReplyPublic | None = Field(
+        default=None, description="The latest SMS or WhatsApp reply about it, if any."
+    )
 
 
 class NotificationPublic(BaseModel):
@@ -145,6 +161,11 @@ class NotificationPublic(BaseModel):
     last_error: str | None
     provider_message_id: str | None
     sent_at: datetime | None
+    delivery_status: Literal["queued", "sent", "failed", "delivered", "read"] | None = Field(
+        default=None, description="The furthest delivery receipt received from the provider."
+    )
+    delivered_at: datetime | None = None
+    read_at: datetime | None = None
 
 
 class Page(BaseModel, Generic[T]):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Path, Query, Response, status
 
@@ -18,7 +19,7 @@ from avisa.domain.appointments import (
     list_appointments,
     update_appointment,
 )
-from avisa.domain.model import AppointmentStatus
+from avisa.domain.model import AppointmentRecord, AppointmentStatus
 from avisa.domain.notifications import list_notifications, notification_public
 from avisa.domain.schemas import (
     MAX_ID,
@@ -27,14 +28,39 @@ from avisa.domain.schemas import (
     AppointmentUpdate,
     NotificationPublic,
     Page,
+    ReplyPublic,
 )
 from avisa.domain.validation import InvalidFieldError
+from avisa.messaging.receipts import delivery_views
+from avisa.messaging.views import appointment_replies
+from avisa.services import Services
 from avisa.web.auth import ServiceRoleDep
 from avisa.web.deps import ServicesDep
 
 PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 router = APIRouter(prefix="/api/v1/appointments", tags=["appointments"])
+
+
+def _shown(services: Services, records: list[AppointmentRecord]) -> list[AppointmentPublic]:
+    """The API shape plus what replies tell: how it was confirmed, the last reply."""
+    with services.engine.connect() as conn:
+        replies = appointment_replies(conn, [r.id for r in records])
+    shown = []
+    for record in records:
+        found = replies.get(record.id)
+        via = found.confirmed_via if found else None
+        last = found.last_reply if found else None
+        shown.append(
+            appointment_public(record).model_copy(
+                update={
+                    "confirmed_via": via or ("api" if record.confirmed_at else None),
+                    "last_reply": ReplyPublic(**vars(last)) if last else None,
+                }
+            )
+        )
+    return shown
+
 
 Limit = Annotated[int, Query(ge=1, le=500, description="Items per page.")]
 Cursor = Annotated[str | None, Query(description="`next_cursor` of the previous page.")]
@@ -59,7 +85,7 @@ def create(
         record, created = create_appointment(conn, body, services.settings, services.clock.now())
     if not created:
         response.status_code = status.HTTP_200_OK
-    return appointment_public(record)
+    return _shown(services, [record])[0]
 
 
 @router.get("")
@@ -85,16 +111,15 @@ def list_(
     )
     with services.engine.connect() as conn:
         records, next_cursor = list_appointments(conn, where, limit=limit, cursor=cursor)
-    return Page[AppointmentPublic](
-        items=[appointment_public(r) for r in records], next_cursor=next_cursor
-    )
+    return Page[AppointmentPublic](items=_shown(services, records), next_cursor=next_cursor)
 
 
 @router.get("/{appointment_id}")
 def get(appointment_id: PathId, services: ServicesDep, _auth: ServiceRoleDep) -> AppointmentPublic:
     """One appointment, its times in its own zone; 404 if it does not exist."""
     with services.engine.connect() as conn:
-        return appointment_public(get_appointment(conn, appointment_id))
+        record = get_appointment(conn, appointment_id)
+    return _shown(services, [record])[0]
 
 
 @router.patch("/{appointment_id}", responses=Conflict)
@@ -106,7 +131,7 @@ def patch(
         record = update_appointment(
             conn, appointment_id, body, services.settings, services.clock.now()
         )
-    return appointment_public(record)
+    return _shown(services, [record])[0]
 
 
 @router.post("/{appointment_id}/confirm", responses=Conflict)
@@ -116,7 +141,7 @@ def confirm(
     """scheduled -> confirmed; confirming twice is harmless; 409 once closed."""
     with services.engine.begin() as conn:
         record = confirm_appointment(conn, appointment_id, services.settings, services.clock.now())
-    return appointment_public(record)
+    return _shown(services, [record])[0]
 
 
 @router.post("/{appointment_id}/cancel", responses=Conflict)
@@ -127,7 +152,7 @@ def cancel(
     completed or no-show."""
     with services.engine.begin() as conn:
         record = cancel_appointment(conn, appointment_id, services.settings, services.clock.now())
-    return appointment_public(record)
+    return _shown(services, [record])[0]
 
 
 @router.get("/{appointment_id}/notifications")
@@ -142,7 +167,19 @@ def notifications(
     with services.engine.connect() as conn:
         appointment = get_appointment(conn, appointment_id)
         records, next_cursor = list_notifications(conn, appointment_id, limit=limit, cursor=cursor)
-    return Page[NotificationPublic](
-        items=[notification_public(r, appointment.timezone) for r in records],
-        next_cursor=next_cursor,
-    )
+        views = delivery_views(conn, [r.id for r in records])
+    items = []
+    tz = ZoneInfo(appointment.timezone)
+    for r in records:
+        view = views.get(r.id)
+        delivered = r.delivered_at or (view.delivered_at if view else None)
+        items.append(
+            notification_public(r, appointment.timezone).model_copy(
+                update={
+                    "delivery_status": view.state.value if view and view.state else None,
+                    "delivered_at": delivered.astimezone(tz) if delivered else None,
+                    "read_at": view.read_at.astimezone(tz) if view and view.read_at else None,
+                }
+            )
+        )
+    return Page[NotificationPublic](items=items, next_cursor=next_cursor)
