@@ -5,11 +5,9 @@ outcome); a `Batcher` gathers the requests made in one turn of the event loop an
 them together as one call. One commit per batch instead of one per message is what keeps
 delivery near the speed of the HTTP client.
 
-On SQLite the call runs on the loop itself: its statements take a millisecond or two of
-CPU, and handing them to a pool thread cost more than it saved (the loop's every socket
-call then waits for the GIL behind the thread). On PostgreSQL (`offload`) it runs in a
-thread: there the time goes to network round trips and commits, which release the GIL
-and would otherwise stall every send (see docs/decisions.md D4).
+The call runs on the loop itself, not in a thread: these statements take a millisecond
+or two, and handing each to a pool thread cost more than it saved (the loop's every socket
+call then waits for the GIL behind the thread; see docs/decisions.md D4).
 """
 
 from __future__ import annotations
@@ -26,24 +24,17 @@ class Batcher(Generic[T, R]):
     """`await submit(item)` returns `fn([... item ...])`'s result for that item.
 
     `fn` takes a list of items and returns one result per item, in order. If it raises,
-    every caller of that batch gets the exception. `offload` runs `fn` in a worker
-    thread. With `linger`, a batch waits that many
+    every caller of that batch gets the exception. With `linger`, a batch waits that many
     (real) seconds for company before it runs: fewer, larger transactions for work that
     is not in a hurry.
     """
 
     def __init__(
-        self,
-        fn: Callable[[list[T]], Sequence[R]],
-        *,
-        max_batch: int = 500,
-        linger: float = 0.0,
-        offload: bool = False,
+        self, fn: Callable[[list[T]], Sequence[R]], *, max_batch: int = 500, linger: float = 0.0
     ) -> None:
         self.fn = fn
         self.max_batch = max_batch
         self.linger = linger
-        self.offload = offload
         self._pending: list[tuple[T, asyncio.Future[R]]] = []
         self._flusher: asyncio.Task[None] | None = None
 
@@ -75,11 +66,7 @@ class Batcher(Generic[T, R]):
                 batch = self._pending[: self.max_batch]
                 self._pending = self._pending[self.max_batch :]
                 try:
-                    items = [item for item, _ in batch]
-                    if self.offload:
-                        results = await asyncio.to_thread(self.fn, items)
-                    else:
-                        results = self.fn(items)
+                    results = self.fn([item for item, _ in batch])
                 except Exception as exc:
                     for _, future in batch:
                         if not future.done():

@@ -16,10 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
 
 import structlog
 from sqlalchemy.engine import Engine
@@ -39,7 +37,6 @@ from avisa.delivery.retry import RetryPolicy
 from avisa.delivery.store import Outcome
 
 log = structlog.get_logger(__name__)
-T = TypeVar("T")
 
 #: Seconds after its claim for which a claim's own read of the appointment counts as the
 #: re-check before sending; later (a rate limit's wait) the appointment is read again.
@@ -87,16 +84,9 @@ class DeliveryWorker:
         self._busy = 0
         self._room = asyncio.Event()
         self._senders: list[asyncio.Task[None]] = []
-        # SQLite's statements are CPU: run them on the loop. PostgreSQL's are round trips
-        # and commits: run them in a thread (see `batch`).
-        self._offload = engine.dialect.name == "postgresql"
-        self._recheck: Batcher[tuple[int, int], str | None] = Batcher(
-            self._recheck_held, offload=self._offload
-        )
+        self._recheck: Batcher[tuple[int, int], str | None] = Batcher(self._recheck_held)
         # Outcomes are not in a hurry (the send is done): gather a few per transaction.
-        self._record: Batcher[Outcome, bool] = Batcher(
-            self._record_outcomes, linger=RECORD_LINGER, offload=self._offload
-        )
+        self._record: Batcher[Outcome, bool] = Batcher(self._record_outcomes, linger=RECORD_LINGER)
 
     def __repr__(self) -> str:
         return f"DeliveryWorker({sorted(self.transports)})"
@@ -112,13 +102,13 @@ class DeliveryWorker:
             while not stop.is_set():
                 try:
                     free = self._capacity - self._held
-                    claimed = await self._fill()
+                    claimed = self._fill()
                     failures = 0
                     if free <= 0 or claimed == free:
                         # Full, and more may be due: claim again as room is made.
                         await self._wait_for_room(stop)
                         continue
-                    wait = await self._idle_delay()
+                    wait = self._idle_delay()
                 except SQLAlchemyError as exc:
                     # The database is down or busy: keep the process, back off, retry.
                     failures += 1
@@ -138,13 +128,11 @@ class DeliveryWorker:
         """
         handled = 0
         max_attempts = self.settings.retry.max_attempts
-        await self._db(
-            claims.fail_exhausted, self.engine, self.clock.now(), max_attempts=max_attempts
-        )
+        claims.fail_exhausted(self.engine, self.clock.now(), max_attempts=max_attempts)
         self._start_senders()
         try:
             while True:
-                claimed = await self._fill()
+                claimed = self._fill()
                 handled += claimed
                 if claimed:
                     await self._wait_for_room(None)
@@ -204,12 +192,12 @@ class DeliveryWorker:
                 self._queue.task_done()
                 self._room.set()
 
-    async def _fill(self) -> int:
+    def _fill(self) -> int:
         """Claim up to the free room and queue the claims; returns how many."""
         free = self._capacity - self._held
         if free <= 0:
             return 0
-        batch = await self._claim(free)
+        batch = self._claim(free)
         claimed_at = self.clock.monotonic()
         for claim in batch:
             self._queue.put_nowait((claim, claimed_at))
@@ -229,26 +217,15 @@ class DeliveryWorker:
             for task in waiters:
                 task.cancel()
 
-    async def _idle_delay(self) -> float:
+    def _idle_delay(self) -> float:
         retry = self.settings.retry
         # Idle is when to tidy: rows whose every attempt died with its worker fail here.
-        await self._db(
-            claims.fail_exhausted,
-            self.engine,
-            self.clock.now(),
-            max_attempts=retry.max_attempts,
-        )
-        next_at = await self._db(store.next_due_at, self.engine, retry.max_attempts)
+        claims.fail_exhausted(self.engine, self.clock.now(), max_attempts=retry.max_attempts)
+        next_at = store.next_due_at(self.engine, retry.max_attempts)
         poll = self.settings.poll_interval.total_seconds()
         if next_at is None:
             return poll
         return max(0.0, min(poll, (next_at - self.clock.now()).total_seconds()))
-
-    async def _db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run a database call on the loop (SQLite) or in a thread (PostgreSQL)."""
-        if self._offload:
-            return await asyncio.to_thread(fn, *args, **kwargs)
-        return fn(*args, **kwargs)
 
     async def _sleep(self, seconds: float, stop: asyncio.Event) -> None:
         sleeper = asyncio.create_task(self.clock.sleep(seconds))
@@ -258,9 +235,9 @@ class DeliveryWorker:
             task.cancel()
         await asyncio.gather(sleeper, stopper, return_exceptions=True)
 
-    async def _claim(self, limit: int) -> list[Claim]:
-        return await self._db(
-            claims.claim_due,
+    def _claim(self, limit: int) -> list[Claim]:
+        # On the loop, like every statement of this worker (see `batch`).
+        return claims.claim_due(
             self.engine,
             self.clock.now(),
             limit=limit,
