@@ -58,3 +58,37 @@ def appointment_replies(
             confirmed_via=via, last_reply=ReplyView(received_at, channel, body, outcome)
         )
     return found
+
+
+@dataclass(frozen=True)
+class InboundRow:
+    """One received message, for the dashboard's list of replies."""
+
+    id: int
+    received_at: datetime
+    channel: str
+    from_number: str
+    body: str
+    outcome: str
+    appointment_id: int | None
+    answer_status: str | None
+
+
+def recent_replies(conn: sa.Connection, *, limit: int = 50) -> list[InboundRow]:
+    """The latest received messages, newest first (unrecognised ones are in there too:
+    that is where a person reads what avisa did not understand)."""
+    rows = conn.execute(
+        sa.select(
+            _i.id,
+            _i.received_at,
+            _i.channel,
+            _i.from_number,
+            _i.body,
+            _i.outcome,
+            _i.appointment_id,
+            _i.answer_status,
+        )
+        .order_by(_i.received_at.desc(), _i.id.desc())
+        .limit(limit)
+    )
+    return [InboundRow(*row) for row in rows]

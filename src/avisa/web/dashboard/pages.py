@@ -8,10 +8,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.engine import Engine
 
 from avisa.cron.runtime import cron_jobs
 from avisa.errors import NotFoundError
 from avisa.functions.logs import list_executions
+from avisa.messaging.views import InboundRow, recent_replies
 from avisa.verify import verify
 from avisa.web.dashboard import queries
 from avisa.web.dashboard.charts import stacked_bars
@@ -112,6 +114,7 @@ async def reminders_page(
                 services.engine, now, channel=channel or None, status=status or None
             ),
             "chart": stacked_bars("Messages sent per day by channel (UTC)", labels, series),
+            "replies": replies(services.engine),
         }
 
     context = await asyncio.to_thread(load)
@@ -122,6 +125,12 @@ async def reminders_page(
         session,
         {"title": "Reminders", "filters": filters, "channels": queries.CHANNELS, **context},
     )
+
+
+def replies(engine: Engine) -> list[InboundRow]:
+    """The latest SMS and WhatsApp messages clients sent, and what each did."""
+    with engine.connect() as conn:
+        return recent_replies(conn)
 
 
 @router.get("/appointments/{appointment_id}")

@@ -131,6 +131,8 @@ class NotificationRow:
     attempts: int
     reason: str | None
     last_error: str | None
+    #: Set by the provider's delivery receipt (avisa.messaging).
+    delivered_at: datetime | None = None
 
 
 def _notification_query() -> sa.Select[Any]:
@@ -148,6 +150,7 @@ def _notification_query() -> sa.Select[Any]:
             _n.attempts,
             _n.reason,
             _n.last_error,
+            _n.delivered_at,
         )
         .join(clients, clients.c.id == _n.client_id)
         .limit(50)
