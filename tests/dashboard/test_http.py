@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 from importlib.resources import files
-from pathlib import Path
 
 import sqlalchemy as sa
 
@@ -250,9 +249,8 @@ def test_reminders_page_and_timeline_show_the_demo(site: Site, service_key: str)
     assert client.get("/dashboard/appointments/999999").status_code == 404
 
 
-def test_dashboard_is_package_data(tmp_path: Path) -> None:
+def test_dashboard_is_package_data() -> None:
     """Templates and the stylesheet ship inside the package (no CDN, no source tree)."""
     root = files("avisa.web.dashboard")
     assert root.joinpath("static", "avisa.css").is_file()
     assert root.joinpath("templates", "base.html").read_text().count("http") == 0
-    assert tmp_path.exists()
