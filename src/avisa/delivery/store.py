@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 
 from avisa.db.tables import cron_execution_logs, notifications
 from avisa.db.types import UTCDateTime
-from avisa.delivery.claims import HELD, PENDING, SENDING, bound
+from avisa.delivery.claims import HELD, PENDING, SENDING, bound, quick_commit
 from avisa.domain.model import NotificationStatus
 
 _n = notifications.c
@@ -90,7 +90,7 @@ def record_outcomes(engine: Engine, outcomes: list[Outcome]) -> list[bool]:
     for outcome in outcomes:
         by_status[outcome.status].append(outcome)
     written: set[int] = set()
-    with engine.begin() as conn:
+    with quick_commit(engine) as conn:
         for status, group in by_status.items():
             params = [
                 {
