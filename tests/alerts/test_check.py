@@ -170,13 +170,22 @@ def test_deleted_job_forgets_its_alert_state(watched: Watched) -> None:
 def test_no_channel_configured_still_records_the_alert(watched: Watched) -> None:
     """Without email or webhook, the alert is recorded for the dashboard and the log."""
     watched.services.vault.with_actor("cli").delete_secret("ALERT_WEBHOOK_URL")
-    object.__setattr__(
-        watched.services,
-        "settings",
-        watched.services.settings.model_copy(update={"alert_email": None}),
-    )
+    settings = watched.services.settings
+    watched.services.settings = settings.model_copy(update={"alert_email": None})
     watched.run("nightly-export")
     report = check_alerts(watched.services)
     assert report.errors == []
     assert _state(watched, JOB).last_alert_kind == "failure"
     assert watched.hook.bodies == []
+
+
+def test_alert_email_without_smtp_is_reported(watched: Watched) -> None:
+    """Alert email without an SMTP server is an error the run shows; the webhook still
+    gets the alert."""
+    settings = watched.services.settings
+    watched.services.settings = settings.model_copy(update={"smtp_url": None})
+    watched.run("nightly-export")
+    report = check_alerts(watched.services)
+    assert any("AVISA_SMTP_URL" in error for error in report.errors)
+    assert (JOB, "failure") in watched.hook.kinds()  # the webhook still got it
+    assert _state(watched, JOB).last_alert_kind == "failure"

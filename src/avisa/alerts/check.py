@@ -10,7 +10,6 @@ a broken mail relay must not turn into a message storm once it comes back.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,20 +79,19 @@ def check_alerts(services: Services, senders: list[AlertSender] | None = None) -
         if landed and decision.alert is not None:
             report.alerts.append(decision.alert)
     if report.alerts:
-        try:
-            chosen = configured_senders(services) if senders is None else senders
-        except AvisaError as exc:
-            chosen, report.errors = [], [str(exc)]
-        _deliver(services, report, chosen)
+        chosen, problems = configured_senders(services) if senders is None else (senders, [])
+        _deliver(services, report, chosen, problems)
     return report
 
 
-def _deliver(services: Services, report: CheckReport, senders: list[AlertSender]) -> None:
+def _deliver(
+    services: Services, report: CheckReport, senders: list[AlertSender], problems: list[str]
+) -> None:
     url = f"{services.settings.public_url}/dashboard/health"
     now = services.clock.now()
     for alert in report.alerts:
         log.warning("alert", subject=alert.subject, kind=alert.kind.value, detail=alert.detail)
-        errors = asyncio.run(_send_all(senders, alert, url))
+        errors = problems + asyncio.run(_send_all(senders, alert, url))
         store.record_delivery_error(services.engine, alert.subject, "; ".join(errors) or None, now)
         report.errors.extend(errors)
 
@@ -109,14 +107,32 @@ async def _send_all(senders: list[AlertSender], alert: Alert, url: str) -> list[
     return errors
 
 
-def configured_senders(services: Services) -> list[AlertSender]:
-    """Email when `AVISA_ALERT_EMAIL` is set, webhook when the vault holds its URL.
+def configured_senders(services: Services) -> tuple[list[AlertSender], list[str]]:
+    """Email when `AVISA_ALERT_EMAIL` is set, webhook when the vault holds its URL; and
+    the configuration problems found (one channel's problem never stops the other)."""
+    senders: list[AlertSender] = []
+    problems: list[str] = []
+    try:
+        email = _email_sender(services)
+    except ConfigError as exc:
+        problems.append(f"email: {exc}")
+    else:
+        senders.extend([email] if email else [])
+    try:
+        senders.append(
+            WebhookAlerts(services.vault.with_actor("system").get_secret(WEBHOOK_SECRET))
+        )
+    except NotFoundError:
+        pass  # no webhook configured: email only, or the dashboard only
+    except AvisaError as exc:
+        problems.append(f"webhook: {exc}")
+    return senders, problems
 
-    Raises ConfigError when alert email is asked for without an SMTP server.
-    """
+
+def _email_sender(services: Services) -> AlertSender | None:
+    """The email sender, None when no alert address is set. Raises ConfigError."""
     settings = services.settings
     vault = services.vault.with_actor("system")
-    senders: list[AlertSender] = []
     if settings.alert_email:
         if not settings.smtp_url or not settings.email_from:
             raise ConfigError(
@@ -132,11 +148,8 @@ def configured_senders(services: Services) -> list[AlertSender]:
         async def password() -> str:
             return await asyncio.to_thread(vault.get_secret, SMTP_PASSWORD)
 
-        senders.append(EmailAlerts(config, recipients, password))
-    # No webhook secret: email only, or the dashboard only.
-    with contextlib.suppress(NotFoundError):
-        senders.append(WebhookAlerts(vault.get_secret(WEBHOOK_SECRET)))
-    return senders
+        return EmailAlerts(config, recipients, password)
+    return None
 
 
 __all__ = ["EXECUTION_PREFIX", "CheckReport", "check_alerts", "configured_senders"]

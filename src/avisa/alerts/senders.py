@@ -20,6 +20,7 @@ import httpx
 from avisa.alerts.rules import Alert
 from avisa.delivery.channels.email import SmtpConfig, smtp_error
 from avisa.delivery.errors import scrub
+from avisa.errors import AvisaError
 
 # Vault secret names, not values.
 WEBHOOK_SECRET = "ALERT_WEBHOOK_URL"  # noqa: S105
@@ -80,7 +81,10 @@ class EmailAlerts:
         message["Date"] = format_datetime(alert.at)
         message["Auto-Submitted"] = "auto-generated"
         message.set_content(alert_text(alert, dashboard_url))
-        password = await self._password() if self._password and config.username else None
+        try:
+            password = await self._password() if self._password and config.username else None
+        except AvisaError as exc:  # the vault is sealed, or SMTP_PASSWORD is missing
+            raise AlertDeliveryError(f"email: {exc}") from None
         try:
             await aiosmtplib.send(
                 message,

@@ -78,8 +78,9 @@ def _authenticate(request: Request, credential: str) -> str | None:
         try:
             claims = services.service_keys.verify(credential)
         except (AuthError, VaultSealedError, NotFoundError):
-            return None
-        return "service_role" if claims.role == "service_role" else None
+            claims = None  # maybe a password that happens to hold two dots
+        if claims is not None:
+            return "service_role" if claims.role == "service_role" else None
     stored = admin_hash(services.vault)
     if stored is not None and check_password(credential, stored):
         return "admin"
