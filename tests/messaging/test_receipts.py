@@ -26,7 +26,8 @@ def sent_sms(avisa: Messaging, sid: str = SID) -> NotificationRecord:
 
 
 def test_signed_twilio_receipt_marks_delivered(avisa: Messaging) -> None:
-    """A signed `delivered` sets `delivered_at`; the receipt is recorded as applied."""
+    """A signed `delivered` sets `delivered_at`; the receipt is recorded as applied; the
+    API shows the delivery."""
     note = sent_sms(avisa)
     response = avisa.status(SID, "delivered")
     assert response.status_code == 204, response.text
@@ -38,6 +39,16 @@ def test_signed_twilio_receipt_marks_delivered(avisa: Messaging) -> None:
         "delivered",
         True,
     )
+    key = avisa.services.service_keys.keys()["service_role"]
+    [shown] = avisa.client.get(
+        f"/api/v1/appointments/{note.appointment_id}/notifications",
+        headers={"Authorization": f"Bearer {key}"},
+    ).json()["items"][:1]
+    assert shown["delivery_status"] == "delivered"
+    assert shown["delivered_at"] is not None
+    # A receipt for a message that is not a reminder is recorded, linked to nothing.
+    assert avisa.status("SM" + "f" * 32, "delivered").status_code == 204
+    assert avisa.events()[-1]["notification_id"] is None
 
 
 def test_unsigned_or_badly_signed_callbacks_are_refused_and_change_nothing(
@@ -99,13 +110,8 @@ def test_failure_then_late_delivery(avisa: Messaging) -> None:
     assert (after.status, after.last_error, after.delivered_at) == ("sent", None, avisa.clock.now())
 
 
-def test_receipt_for_an_unknown_message_is_recorded_alone(avisa: Messaging) -> None:
-    assert avisa.status("SM" + "f" * 32, "delivered").status_code == 204
-    [event] = avisa.events()
-    assert event["notification_id"] is None
-
-
-def test_meta_verification_handshake(avisa: Messaging) -> None:
+def test_meta_receipts_signed_in_order_and_replayed(avisa: Messaging) -> None:
+    """Meta's handshake; its statuses read then delivered (Meta's timestamps), replayed."""
     ok = avisa.client.get(
         "/webhooks/whatsapp",
         params={"hub.mode": "subscribe", "hub.verify_token": VERIFY_TOKEN, "hub.challenge": "42"},
@@ -117,10 +123,6 @@ def test_meta_verification_handshake(avisa: Messaging) -> None:
         {"hub.challenge": "42"},
     ):
         assert avisa.client.get("/webhooks/whatsapp", params=params).status_code == 403
-
-
-def test_meta_receipts_signed_in_order_and_replayed(avisa: Messaging) -> None:
-    """Meta's statuses: delivered then read (with Meta's timestamps), the batch replayed."""
     appointment = book(avisa, channels=["whatsapp"])
     note = avisa.notifications(appointment_id=appointment.id)[0]
     avisa.mark_sent(note.id, "meta", "wamid.X1")
@@ -137,16 +139,21 @@ def test_meta_receipts_signed_in_order_and_replayed(avisa: Messaging) -> None:
         ("read", True),
         ("delivered", False),
     ]
+    key = avisa.services.service_keys.keys()["service_role"]
+    items = avisa.client.get(
+        f"/api/v1/appointments/{appointment.id}/notifications",
+        headers={"Authorization": f"Bearer {key}"},
+    ).json()["items"]
+    shown = next(n for n in items if n["id"] == note.id)
+    assert (shown["delivery_status"], shown["read_at"]) == ("read", "2026-03-02T10:10:00+01:00")
 
 
-def test_missing_signing_secret_answers_503(install: MakeMessaging) -> None:
+def test_missing_signing_secret_answers_503_and_bodies_are_capped(install: MakeMessaging) -> None:
     avisa = install(secrets=False)
     response = avisa.status(SID, "delivered")
     assert response.status_code == 503
     assert "TWILIO_AUTH_TOKEN" in response.json()["error"]["message"]
+    # Too large a body is refused before anything else is looked at.
+    huge = avisa.twilio("/webhooks/twilio/status", {"MessageSid": "x" * 300_000})
+    assert huge.status_code == 413
     assert avisa.events() == []
-
-
-def test_bodies_are_capped(avisa: Messaging) -> None:
-    response = avisa.twilio("/webhooks/twilio/status", {"MessageSid": "x" * 300_000})
-    assert response.status_code == 413
