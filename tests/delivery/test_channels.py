@@ -4,6 +4,7 @@ credential ever in a row, a file, an error or a log line."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -348,3 +349,39 @@ def test_credentials_never_reach_rows_files_errors_or_logs(
         dump += "".join(f.read_text() for f in outbox.iterdir())
     for canary in canaries:
         assert canary not in dump
+
+
+def test_spanish_and_english_reminders_across_the_dst_change(install: MakeInstallation) -> None:
+    """Appointments at 10:00 Madrid time on the Saturday before and the Monday after
+    Europe's change to summer time (2026-03-29): every reminder says 10:00, in each
+    client's language, and the 24 h reminder of the Monday one goes out on Sunday at
+    10:00 local (08:00 UTC). The Saturday one's 1 h reminder, found only on Sunday (the
+    worker was down), is skipped as too late rather than sent after the appointment."""
+    avisa = install()
+    now = avisa.clock.now()
+    saturday = datetime(2026, 3, 28, 9, 0, tzinfo=UTC)  # 10:00 CET
+    monday = datetime(2026, 3, 30, 8, 0, tzinfo=UTC)  # 10:00 CEST
+    for start, locale, phone in (
+        (saturday, "es", "+34600400001"),
+        (monday, "es", "+34600400002"),
+        (monday, "en", "+34600400003"),
+    ):
+        avisa.book(start - now, channels=["sms"], locale=locale, email=None, phone=phone)
+    avisa.clock.set(datetime(2026, 3, 27, 9, 0, tzinfo=UTC))
+    avisa.deliver()
+    avisa.clock.set(datetime(2026, 3, 29, 8, 0, tzinfo=UTC))
+    avisa.deliver()
+    with avisa.engine.connect() as conn:
+        bodies = [r.body for r in conn.execute(sa.select(delivery_outbox.c.body))]
+    assert sorted(bodies) == sorted(
+        [
+            "Hola Ana, te recordamos tu cita de Corte de pelo el sabado, 28 de marzo de 2026, "
+            "10:00 (hora de Madrid).",
+            "Hola Ana, te recordamos tu cita de Corte de pelo el lunes, 30 de marzo de 2026, "
+            "10:00 (hora de Madrid).",
+            "Hi Ana, reminder: your Corte de pelo appointment is on Monday, March 30, 2026, "
+            "10:00 AM (Madrid Time).",
+        ]
+    )
+    late = avisa.notifications(kind="reminder_1h", status="skipped")
+    assert [(n.planned_start, n.reason) for n in late] == [(saturday, "too_late")]

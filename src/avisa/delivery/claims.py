@@ -62,17 +62,24 @@ class Claim:
     client_name: str
     locale: str
 
-    def stale_reason(self) -> str | None:
-        """Why not to send, judged from the appointment as read at claim time (see
-        `recheck` for the reasons), or None."""
-        return _stale(self.appointment_status, self.starts_at, self.planned_start)
+    def stale_reason(self, now: datetime) -> str | None:
+        """Why not to send at `now`, judged from the appointment as read at claim time
+        (see `recheck` for the reasons), or None."""
+        return _stale(self.appointment_status, self.starts_at, self.planned_start, now)
 
 
-def _stale(status: str, starts_at: datetime, planned_start: datetime) -> str | None:
+#: The reason for a reminder whose appointment has already started (a worker that was
+#: down past it): it is skipped, never sent late.
+TOO_LATE = "too_late"
+
+
+def _stale(status: str, starts_at: datetime, planned_start: datetime, now: datetime) -> str | None:
     if status not in _OPEN:
         return status
     if starts_at != planned_start:
         return "rescheduled"
+    if starts_at <= now:
+        return TOO_LATE
     return None
 
 
@@ -228,8 +235,9 @@ def recheck(
     say, per row, why it must not be sent now, or None to send it.
 
     The reason is `LEASE_LOST`, the appointment's status when it is no longer open
-    (`cancelled`, `completed`, `no_show`), or `rescheduled` when it starts at another time
-    than the notification was planned for. One transaction.
+    (`cancelled`, `completed`, `no_show`), `rescheduled` when it starts at another time
+    than the notification was planned for, or `too_late` when it has already started.
+    One transaction.
     """
     a = appointments.c
     ids = [nid for nid, _ in held]
@@ -253,5 +261,5 @@ def recheck(
         if row is None or row[1] != SENDING or row[2] != attempts:
             reasons.append(LEASE_LOST)
         else:
-            reasons.append(_stale(str(row[4]), row[5], row[3]))
+            reasons.append(_stale(str(row[4]), row[5], row[3], now))
     return reasons

@@ -29,7 +29,7 @@ class Outcome:
 
     id: int
     attempts: int
-    status: str  # sent | pending (retry) | failed | cancelled
+    status: str  # sent | pending (retry) | failed | cancelled | skipped
     at: datetime
     provider: str | None = None
     message_id: str | None = None
@@ -73,6 +73,14 @@ _STATEMENTS: dict[str, sa.Update] = {
     .where(_FENCE)
     .values(
         status=NotificationStatus.cancelled.value,
+        reason=_bp("b_reason"),
+        next_attempt_at=None,
+        updated_at=_bp("b_at", _AT),
+    ),
+    "skipped": sa.update(notifications)
+    .where(_FENCE)
+    .values(
+        status=NotificationStatus.skipped.value,
         reason=_bp("b_reason"),
         next_attempt_at=None,
         updated_at=_bp("b_at", _AT),

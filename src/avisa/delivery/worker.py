@@ -281,7 +281,7 @@ class DeliveryWorker:
             log.warning("delivery_lease_lost", **fields)
         elif outcome.status == "sent":
             log.debug(event, message_id=outcome.message_id, **fields)
-        elif outcome.status == "cancelled":
+        elif outcome.status in ("cancelled", "skipped"):
             log.info(event, reason=outcome.reason, **fields)
         else:
             log.warning(event, error=outcome.error, **fields)
@@ -300,7 +300,7 @@ class DeliveryWorker:
         await self.limits.acquire(transport.provider)
         if self.clock.monotonic() - claimed_at <= FRESH_CLAIM:
             # The claim read the appointment a moment ago, in the claiming transaction.
-            reason = claim.stale_reason()
+            reason = claim.stale_reason(self.clock.now())
         else:
             # It waited (in the queue or for the rate limit): read the appointment again
             # and renew the lease.
@@ -308,7 +308,9 @@ class DeliveryWorker:
         if reason == claims.LEASE_LOST:
             return None
         if reason is not None:
-            return self._outcome(claim, "cancelled", reason=reason)
+            # Started already: skipped, as planning skips a booking too late to remind.
+            status = "skipped" if reason == claims.TOO_LATE else "cancelled"
+            return self._outcome(claim, status, reason=reason)
         try:
             message_id = await transport.send(message)
         except DeliveryError as exc:
