@@ -8,6 +8,8 @@ import hmac
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from avisa.config import load_settings
 from avisa.errors import ConfigError
@@ -57,6 +59,27 @@ KEYWORDS = Keywords.defaults()
 )
 def test_default_keywords(text: str, intent: Intent) -> None:
     assert KEYWORDS.classify(text) is intent
+
+
+ALL = [
+    *[(w, Intent.confirm) for w in ("C", "SI", "SÍ", "CONFIRMAR", "YES", "1")],
+    *[(w, Intent.cancel) for w in ("NO", "CANCELAR", "CANCEL", "2")],
+    *[(w, Intent.stop) for w in ("STOP", "BAJA", "UNSUBSCRIBE")],
+]
+
+
+@given(
+    st.sampled_from(ALL),
+    st.lists(st.booleans(), min_size=12, max_size=12),
+    st.text(" \t\n", max_size=3),
+    st.text(" \t\n!.¡¿", max_size=3),
+)
+def test_any_casing_and_surrounding_space_keeps_the_meaning(
+    case: tuple[str, Intent], upper: list[bool], before: str, after: str
+) -> None:
+    word, intent = case
+    mixed = "".join(c.upper() if u else c.lower() for c, u in zip(word, upper, strict=False))
+    assert KEYWORDS.classify(before + mixed + after) is intent
 
 
 def test_folding_removes_accents_case_spaces_and_edge_punctuation() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from avisa.db.tables import vault_audit
 from avisa.domain.model import NotificationRecord
 from tests.messaging.conftest import (
     VERIFY_TOKEN,
@@ -61,8 +62,10 @@ def test_unsigned_or_badly_signed_callbacks_are_refused_and_change_nothing(
         assert response.status_code == 403, signature
         assert "stack" not in response.text
     inbound = {"MessageSid": "SM1", "From": "+34600123456", "Body": "NO"}
+    audited = len(avisa.rows(vault_audit))
     assert avisa.twilio("/webhooks/twilio/inbound", inbound, signature=None).status_code == 403
     assert avisa.meta({"statuses": []}, signature=None).status_code == 403
+    assert len(avisa.rows(vault_audit)) == audited, "unsigned requests do not read the vault"
     assert avisa.meta({"statuses": []}, signature="sha256=" + "0" * 64).status_code == 403
     assert avisa.events() == []
     assert avisa.inbound() == []

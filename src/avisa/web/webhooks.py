@@ -96,8 +96,12 @@ async def _twilio_form(request: Request, services: Services) -> dict[str, str]:
     url = services.settings.public_url + request.url.path
     if request.url.query:
         url += "?" + request.url.query
+    signature = request.headers.get("x-twilio-signature")
+    if not signature:
+        # Refused before the vault is read: an unsigned flood costs no audit rows.
+        raise _refuse("twilio", request.url.path)
     token = await _secret(services, "TWILIO_AUTH_TOKEN")
-    if not twilio_valid(request.headers.get("x-twilio-signature"), url, pairs, token):
+    if not twilio_valid(signature, url, pairs, token):
         raise _refuse("twilio", request.url.path)
     return dict(pairs)
 
@@ -140,8 +144,11 @@ async def whatsapp_verify(
 async def whatsapp_events(request: Request, services: ServicesDep) -> dict[str, int]:
     """Meta's receipts and replies; answers how many of each were taken."""
     body = await _body(request)
+    signature = request.headers.get("x-hub-signature-256")
+    if not signature:
+        raise _refuse("meta", request.url.path)
     secret = await _secret(services, "WHATSAPP_APP_SECRET")
-    if not meta_valid(request.headers.get("x-hub-signature-256"), body, secret):
+    if not meta_valid(signature, body, secret):
         raise _refuse("meta", request.url.path)
     try:
         payload = json.loads(body)
