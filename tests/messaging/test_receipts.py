@@ -14,6 +14,8 @@ from tests.messaging.conftest import (
     book,
     twilio_signature,
 )
+from tests.support.fake_twilio import FakeTwilio
+from tests.support.server import serve_app
 
 SID = "SM" + "a" * 32
 
@@ -160,3 +162,23 @@ def test_missing_signing_secret_answers_503_and_bodies_are_capped(install: MakeM
     huge = avisa.twilio("/webhooks/twilio/status", {"MessageSid": "x" * 300_000})
     assert huge.status_code == 413
     assert avisa.events() == []
+
+
+def test_receipt_for_a_reminder_the_worker_sent_through_twilio(install: MakeMessaging) -> None:
+    """End to end: the delivery worker sends through (fake) Twilio, Twilio's receipt for
+    that sid marks the reminder delivered."""
+    fake = FakeTwilio()
+    with serve_app(fake.app) as url:
+        avisa = install(
+            sms_provider="twilio",
+            twilio_account_sid=fake.account_sid,
+            twilio_from="+34911000111",
+            twilio_base_url=url,
+        )
+        book(avisa, channels=["sms"], whatsapp=None)
+        avisa.advance_to_due()
+        assert avisa.deliver() == 1
+    [message] = fake.messages
+    assert avisa.status(message["sid"], "delivered").status_code == 204
+    [sent] = avisa.notifications(status="sent")
+    assert (sent.provider_message_id, sent.delivered_at) == (message["sid"], avisa.clock.now())
