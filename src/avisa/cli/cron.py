@@ -30,6 +30,7 @@ from avisa.cron.jobs import JobChanges, JobListing, parse_duration
 from avisa.cron.model import DEFAULT_TIMEOUT, InvalidJobError, Overlap, Run, RunStatus
 from avisa.cron.runtime import build_scheduler, cron_jobs, run_until_signalled
 from avisa.cron.worker import WorkerSettings
+from avisa.delivery.runtime import DeliveryThread, build_delivery_worker
 from avisa.services import build_services
 
 cron_app = typer.Typer(help="Scheduled jobs (pg_cron's model).", no_args_is_help=True)
@@ -222,7 +223,8 @@ def worker(
     heartbeat: str = HeartbeatOpt,
     lost_after: str = LostAfterOpt,
 ) -> None:
-    """Run the scheduler (no HTTP) until interrupted; start as many as you like."""
+    """Run the scheduler and the delivery worker (no HTTP) until interrupted; start as
+    many as you like."""
     beat = parse_duration(heartbeat, label="--heartbeat")
     lost = parse_duration(lost_after, label="--lost-after")
     if lost < beat * 2:
@@ -234,7 +236,13 @@ def worker(
             kind="worker",
             settings=WorkerSettings(heartbeat_interval=beat, lost_after=lost),
         )
-        asyncio.run(run_until_signalled(scheduler))
+        # Delivery on its own thread and loop, beside the scheduler's.
+        delivery = DeliveryThread(build_delivery_worker(services))
+        delivery.start()
+        try:
+            asyncio.run(run_until_signalled(scheduler))
+        finally:
+            delivery.stop()
     finally:
         services.close()
 

@@ -1,4 +1,5 @@
-"""`avisa serve`: the HTTP API, with the scheduler in-process unless `--no-worker`."""
+"""`avisa serve`: the HTTP API, with the scheduler and the delivery worker in-process
+unless `--no-worker`."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import uvicorn
 
 from avisa.cli.context import settings_for_command
 from avisa.cron.runtime import SchedulerThread, build_scheduler
+from avisa.delivery.runtime import DeliveryThread, build_delivery_worker
 from avisa.services import build_services
 from avisa.web import create_app
 
@@ -28,9 +30,13 @@ def serve(
     application = create_app(services)
     # The scheduler gets its own thread and event loop: HTTP load never delays a tick.
     scheduler = None if no_worker else SchedulerThread(build_scheduler(services, kind="serve"))
+    # So does delivery; a provider missing its settings stops the start here, in one line.
+    delivery = None if no_worker else DeliveryThread(build_delivery_worker(services))
     try:
         if scheduler is not None:
             scheduler.start()
+        if delivery is not None:
+            delivery.start()
         uvicorn.run(
             application,
             host=host or settings.host,
@@ -39,7 +45,10 @@ def serve(
             access_log=False,
         )
     finally:
-        # Stop scheduling before the engine goes: runs in flight finish or are recorded.
+        # Stop scheduling and delivery before the engine goes: work in flight finishes
+        # or is recorded (an interrupted send's lease makes it claimable again).
         if scheduler is not None:
             scheduler.stop()
+        if delivery is not None:
+            delivery.stop()
         services.close()
