@@ -19,6 +19,7 @@ from avisa.delivery.runtime import build_transports
 from avisa.errors import ConfigError
 from avisa.services import build_services
 from tests.delivery.conftest import MakeInstallation, run
+from tests.support.cli import invoke
 
 
 def test_recheck_answers_cancelled_rescheduled_lease_lost_or_go(
@@ -159,3 +160,17 @@ def test_batcher_hands_the_error_to_every_caller_of_the_batch() -> None:
 
     results = run(go())
     assert [str(r) for r in results] == ["failed on 3"] * 3
+
+
+@pytest.mark.parametrize("command", [["serve"], ["worker"]])
+def test_serve_and_worker_refuse_to_start_with_an_incomplete_provider(
+    tmp_path: Path, command: list[str]
+) -> None:
+    """Both start the delivery worker, so both stop at once, in one line, naming what
+    is missing."""
+    env = {"AVISA_DATA_DIR": str(tmp_path / "data"), "AVISA_SMS_PROVIDER": "twilio"}
+    result = invoke(*command, env=env)
+    assert result.returncode == 1
+    assert "AVISA_TWILIO_ACCOUNT_SID" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
