@@ -77,9 +77,11 @@ def _wait_for(url: str) -> None:
 
 
 def populate(engine: sa.Engine, count: int, now: datetime) -> None:
-    """`count` clients, appointments tomorrow, and one due SMS reminder each."""
+    """`count` clients, appointments from tomorrow on (each at its own minute, at one of
+    40 prices: the renderer's caches help only as much as real bookings let them), and one
+    due SMS reminder each."""
     stamp = {"created_at": now, "updated_at": now}
-    start = now + timedelta(hours=24)
+    base = now + timedelta(hours=24)
     with engine.begin() as conn:
         conn.execute(
             sa.insert(clients),
@@ -105,11 +107,11 @@ def populate(engine: sa.Engine, count: int, now: datetime) -> None:
                     "client_id": i + 1,
                     "service": "Corte de pelo",
                     "location": "C/ Mayor 1",
-                    "starts_at": start,
-                    "ends_at": start + timedelta(minutes=45),
+                    "starts_at": base + timedelta(minutes=i),
+                    "ends_at": base + timedelta(minutes=i + 45),
                     "timezone": "Europe/Madrid",
                     "status": "scheduled",
-                    "total_amount": Decimal(30),
+                    "total_amount": Decimal(20 + i % 40),
                     "paid_amount": Decimal(10),
                     "currency": "EUR",
                     **stamp,
@@ -128,7 +130,7 @@ def populate(engine: sa.Engine, count: int, now: datetime) -> None:
                     "recipient": f"+346{i:08d}",
                     "status": "pending",
                     "due_at": now - timedelta(seconds=1),
-                    "planned_start": start,
+                    "planned_start": base + timedelta(minutes=i),
                     "attempts": 0,
                     **stamp,
                 }

@@ -11,7 +11,7 @@ Pure: nothing here reads the clock or touches a database.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, time
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
@@ -69,18 +69,28 @@ def _locale(name: str) -> Locale:
 def _local_parts(instant: datetime, zone: str, locale: str) -> tuple[str, str, str]:
     """(full date, short time, zone label) of `instant` in `zone`, in `locale`."""
     local = instant.astimezone(ZoneInfo(zone))
-    loc = _locale(locale)
     return (
-        str(format_date(local, "full", locale=loc)),
-        str(format_time(local, "short", locale=loc)),
+        _date_text(local.date(), locale),
+        _time_text(local.time().replace(second=0, microsecond=0), locale),
         zone_label(zone, locale),
     )
 
 
+# Appointments share days, slot times and prices: formatting each once is most of a render.
+@lru_cache(maxsize=4096)
+def _date_text(day: date, locale: str) -> str:
+    return str(format_date(day, "full", locale=_locale(locale)))
+
+
+@lru_cache(maxsize=4096)
+def _time_text(moment: time, locale: str) -> str:
+    return str(format_time(moment, "short", locale=_locale(locale)))
+
+
 def format_when(instant: datetime, zone: str, locale: str) -> str:
     """`martes, 15 de diciembre de 2026, 10:00 (hora de Madrid)` in `locale`, in `zone`."""
-    date, time, label = _local_parts(instant, zone, locale)
-    return f"{date}, {time} ({label})"
+    day, clock, label = _local_parts(instant, zone, locale)
+    return f"{day}, {clock} ({label})"
 
 
 @lru_cache(maxsize=256)
@@ -98,7 +108,12 @@ def amount_due(context: ReminderContext) -> str | None:
     due = context.total_amount - context.paid_amount
     if due <= 0:
         return None
-    return str(format_currency(due, context.currency, locale=_locale(context.locale)))
+    return _money(due, context.currency, context.locale)
+
+
+@lru_cache(maxsize=1024)
+def _money(amount: Decimal, currency: str, locale: str) -> str:
+    return str(format_currency(amount, currency, locale=_locale(locale)))
 
 
 class Renderer:
@@ -145,15 +160,15 @@ class Renderer:
 
     def variables(self, context: ReminderContext) -> dict[str, Any]:
         locale = context.locale
-        date, time, zone = _local_parts(context.starts_at, context.timezone, locale)
+        day, clock, zone = _local_parts(context.starts_at, context.timezone, locale)
         return {
             "name": context.client_name,
             "service": context.service,
             "staff": context.staff,
             "location": context.location,
-            "when": f"{date}, {time} ({zone})",
-            "date": date,
-            "time": time,
+            "when": f"{day}, {clock} ({zone})",
+            "date": day,
+            "time": clock,
             "zone": zone,
             "amount_due": amount_due(context),
             "kind": context.kind,
