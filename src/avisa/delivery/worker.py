@@ -265,6 +265,10 @@ class DeliveryWorker:
         )
 
     def _recorded(self, claim: Claim, outcome: Outcome, written: asyncio.Future[bool]) -> None:
+        error = written.exception()
+        if error is None and written.result() and outcome.status == "sent":
+            # The row says it all; a log line per message would cost more than the send.
+            return
         fields = {
             "notification": claim.id,
             "channel": claim.channel,
@@ -272,18 +276,15 @@ class DeliveryWorker:
             "attempt": claim.attempts,
             "provider": outcome.provider,
         }
-        if written.exception() is not None:
+        if error is not None:
             # The row keeps its lease: sent again when it expires (at least once).
-            log.error("delivery_record_failed", error=type(written.exception()).__name__, **fields)
-            return
-        event = f"delivery_{'retry' if outcome.status == 'pending' else outcome.status}"
-        if not written.result():
+            log.error("delivery_record_failed", error=type(error).__name__, **fields)
+        elif not written.result():
             log.warning("delivery_lease_lost", **fields)
-        elif outcome.status == "sent":
-            log.debug(event, message_id=outcome.message_id, **fields)
         elif outcome.status in ("cancelled", "skipped"):
-            log.info(event, reason=outcome.reason, **fields)
+            log.info(f"delivery_{outcome.status}", reason=outcome.reason, **fields)
         else:
+            event = "delivery_retry" if outcome.status == "pending" else "delivery_failed"
             log.warning(event, error=outcome.error, **fields)
 
     async def _attempt(self, claim: Claim, claimed_at: float) -> Outcome | None:
