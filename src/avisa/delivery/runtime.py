@@ -130,7 +130,13 @@ def build_transports(services: Services) -> dict[str, Transport]:
 
 
 def delivery_settings(settings: Settings) -> DeliverySettings:
+    """The worker's settings; the queue holds no more than the slowest rate limit can send
+    in half a lease, so held claims do not outlive their lease while they wait."""
+    depth = 128
+    for messages, period in settings.rate_limits.values():
+        depth = min(depth, int(messages / period * settings.delivery_lease.total_seconds() / 2))
     return DeliverySettings(
+        queue_depth=max(1, depth),
         lease=settings.delivery_lease,
         poll_interval=settings.delivery_poll_interval,
         concurrency=settings.delivery_concurrency,

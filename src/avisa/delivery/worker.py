@@ -52,6 +52,9 @@ class DeliverySettings:
     lease: timedelta = timedelta(minutes=2)
     poll_interval: timedelta = timedelta(seconds=5)
     concurrency: int = 16
+    #: Claims held at once (queued or sending); refilled when half is free. Keep it
+    #: sendable well within the lease at the slowest provider's rate limit.
+    queue_depth: int = 128
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     #: On stop, sends in flight get this long before they are interrupted.
     shutdown_grace: float = 10.0
@@ -76,11 +79,11 @@ class DeliveryWorker:
         self.limits = limits
         self.settings = settings or DeliverySettings()
         # `concurrency` long-lived senders take claims from a queue (one task per message
-        # made httpx's pool markedly slower); up to three times as many wait, claimed, in
-        # the queue, so the next batch is claimed while this one is in flight, and claims
-        # (which hold the loop for a few milliseconds) come in large batches.
+        # made httpx's pool markedly slower); up to `queue_depth` are held, claimed, so the
+        # next batch is claimed while this one is in flight, and claims (which hold the
+        # loop for a few milliseconds) come in large batches.
         self._queue: asyncio.Queue[tuple[Claim, float]] = asyncio.Queue()
-        self._capacity = 4 * self.settings.concurrency
+        self._capacity = max(self.settings.queue_depth, 2 * self.settings.concurrency)
         self._busy = 0
         self._room = asyncio.Event()
         self._senders: list[asyncio.Task[None]] = []
