@@ -6,10 +6,12 @@ the claim in `claims.claim_due` decides who sends what. A worker keeps at most
 deadline, but never longer than `poll_interval`, so a notification created by another
 process (a late booking) is picked up within that interval: well inside the 60 s promise.
 
-Per claimed notification: wait for the provider's rate limit, re-check the appointment
-(cancelled or moved: not sent, cancelled with the reason), send, and record `sent` with
-the provider's message id, a retry at a backed-off time (transient error, attempts left),
-or `failed` (permanent error, or attempts exhausted). Time comes from the injected clock.
+Per claimed notification: render it, wait for the provider's rate limit, re-check the
+appointment (cancelled or moved: cancelled with the reason; already started: skipped as
+`too_late`; never sent), send, and record `sent` with the provider's message id, a retry
+at a backed-off time (transient error, attempts left), or `failed` (permanent error, or
+attempts exhausted). Time comes from the injected clock; database calls run on the
+worker's loop (docs/decisions.md D4), which runs on its own thread in `avisa serve`.
 """
 
 from __future__ import annotations
