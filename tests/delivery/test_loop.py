@@ -15,7 +15,7 @@ from avisa.delivery.runtime import DeliveryThread, build_delivery_worker
 from avisa.domain.model import NotificationRecord
 from avisa.services import build_services
 from avisa.setup import initialise
-from tests.delivery.conftest import Installation, MakeInstallation, run
+from tests.delivery.conftest import Installation, run
 
 
 async def _until_sent(avisa: Installation, kind: str) -> NotificationRecord:
@@ -26,17 +26,28 @@ async def _until_sent(avisa: Installation, kind: str) -> NotificationRecord:
         await asyncio.sleep(0.005)
 
 
+def real_clock(make_settings: Callable[..., Settings], engine: Engine) -> Installation:
+    """An installation on the system clock. The loop's timing is what these tests check,
+    and a test clock that jumps on every sleep races the loop through its own leases."""
+    services = build_services(
+        make_settings(delivery_poll_interval="1s"), engine=engine, clock=SystemClock()
+    )
+    initialise(services)
+    return Installation(services, services.clock)  # type: ignore[arg-type]
+
+
 def test_loop_sends_a_reminder_within_a_minute_of_its_due_time(
-    install: MakeInstallation,
+    make_settings: Callable[..., Settings], migrated_engine: Engine
 ) -> None:
-    avisa = install()
-    avisa.book(timedelta(hours=24, minutes=2), channels=["sms"])
+    """The worker sleeps until the next due time and sends then (here 2 s ahead)."""
+    avisa = real_clock(make_settings, migrated_engine)
 
     async def go() -> NotificationRecord:
         worker = avisa.worker()
         stop = asyncio.Event()
         task = asyncio.create_task(worker.run(stop))
         try:
+            await asyncio.to_thread(avisa.book, timedelta(hours=24, seconds=2), channels=["sms"])
             return await asyncio.wait_for(_until_sent(avisa, "reminder_24h"), 30)
         finally:
             stop.set()
@@ -51,13 +62,8 @@ def test_late_booking_while_the_worker_sleeps_is_sent_within_a_minute(
     make_settings: Callable[..., Settings], migrated_engine: Engine
 ) -> None:
     """Created by another writer while the worker sleeps (no wake-up reaches it): the
-    bounded poll finds it. On the real clock: a racing test clock would stretch the
-    booking's own commit into minutes of test time."""
-    services = build_services(
-        make_settings(delivery_poll_interval="1s"), engine=migrated_engine, clock=SystemClock()
-    )
-    initialise(services)
-    avisa = Installation(services, services.clock)  # type: ignore[arg-type]
+    bounded poll finds it."""
+    avisa = real_clock(make_settings, migrated_engine)
 
     async def go() -> NotificationRecord:
         worker = avisa.worker()
@@ -81,12 +87,8 @@ def test_delivery_thread_runs_beside_other_work_and_stops_cleanly(
     make_settings: Callable[..., Settings], migrated_engine: Engine
 ) -> None:
     """What `avisa serve` and `avisa worker` start: a worker on its own thread and loop."""
-    services = build_services(
-        make_settings(delivery_poll_interval="1s"), engine=migrated_engine, clock=SystemClock()
-    )
-    initialise(services)
-    avisa = Installation(services, services.clock)  # type: ignore[arg-type]
-    thread = DeliveryThread(build_delivery_worker(services))
+    avisa = real_clock(make_settings, migrated_engine)
+    thread = DeliveryThread(build_delivery_worker(avisa.services))
     thread.start()
     try:
         avisa.book(timedelta(hours=3), channels=["email"])
