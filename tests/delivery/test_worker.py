@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from avisa.db.tables import appointments
+from avisa.db.tables import appointments, clients
 from avisa.delivery import claims, store
 from avisa.domain.appointments import cancel_appointment, update_appointment
 from avisa.domain.schemas import AppointmentUpdate
@@ -286,3 +286,20 @@ def test_concurrent_workers_send_each_notification_exactly_once(
     assert len(recipients) == 24
     assert len(set(recipients)) == 24
     assert {n.status for n in avisa.notifications(kind="reminder_24h")} == {"sent"}
+
+
+def test_an_opt_out_after_planning_is_caught_by_the_recheck(
+    install: MakeInstallation, fake_twilio: tuple[FakeTwilio, str]
+) -> None:
+    """A STOP that lands after a reminder was planned (its pending row was not cancelled)
+    still stops it: the worker reads the client's opt-out before sending."""
+    fake, _ = fake_twilio
+    avisa = sms_install(install, fake_twilio)
+    avisa.book(channels=["sms"])
+    with avisa.engine.begin() as conn:
+        conn.execute(sa.update(clients).values(opt_out=["sms"]))
+    avisa.advance_to_due()
+    assert avisa.deliver() == 1
+    assert fake.messages == []
+    first = avisa.notifications()[0]
+    assert (first.status, first.reason) == ("cancelled", "opted_out")

@@ -61,16 +61,22 @@ class Claim:
     currency: str
     client_name: str
     locale: str
+    opt_out: tuple[str, ...] = ()
 
     def stale_reason(self, now: datetime) -> str | None:
-        """Why not to send at `now`, judged from the appointment as read at claim time
-        (see `recheck` for the reasons), or None."""
+        """Why not to send at `now`, judged from the appointment and the client as read at
+        claim time (see `recheck` for the reasons), or None."""
+        if self.channel in self.opt_out:
+            return OPTED_OUT
         return _stale(self.appointment_status, self.starts_at, self.planned_start, now)
 
 
 #: The reason for a reminder whose appointment has already started (a worker that was
 #: down past it): it is skipped, never sent late.
 TOO_LATE = "too_late"
+#: The client opted out of the notification's channel after it was planned (a STOP reply
+#: arriving while it waited): it is cancelled, never sent.
+OPTED_OUT = "opted_out"
 
 
 def _stale(status: str, starts_at: datetime, planned_start: datetime, now: datetime) -> str | None:
@@ -155,6 +161,7 @@ _LOAD = (
         _a.currency,
         _c.name.label("client_name"),
         _c.locale,
+        _c.opt_out,
     )
     .select_from(
         notifications.join(appointments, _a.id == _n.appointment_id).join(
@@ -213,7 +220,10 @@ def claim_due(
         )
         if not won:
             return []
-        return [Claim(**row._asdict()) for row in conn.execute(_LOAD, {"ids": won})]
+        return [
+            Claim(**{**row._asdict(), "opt_out": tuple(row.opt_out or ())})
+            for row in conn.execute(_LOAD, {"ids": won})
+        ]
 
 
 def fail_exhausted(engine: Engine, now: datetime, *, max_attempts: int) -> int:
@@ -236,8 +246,8 @@ def recheck(
 
     The reason is `LEASE_LOST`, the appointment's status when it is no longer open
     (`cancelled`, `completed`, `no_show`), `rescheduled` when it starts at another time
-    than the notification was planned for, or `too_late` when it has already started.
-    One transaction.
+    than the notification was planned for, `too_late` when it has already started, or
+    `opted_out` when the client has opted out of the channel since. One transaction.
     """
     a = appointments.c
     ids = [nid for nid, _ in held]
@@ -250,8 +260,21 @@ def recheck(
             [{"b_id": nid, "b_attempts": attempts} for nid, attempts in held],
         )
         query = (
-            sa.select(_n.id, _n.status, _n.attempts, _n.planned_start, a.status, a.starts_at)
-            .select_from(notifications.join(appointments, a.id == _n.appointment_id))
+            sa.select(
+                _n.id,
+                _n.status,
+                _n.attempts,
+                _n.planned_start,
+                a.status,
+                a.starts_at,
+                _n.channel,
+                clients.c.opt_out,
+            )
+            .select_from(
+                notifications.join(appointments, a.id == _n.appointment_id).outerjoin(
+                    clients, clients.c.id == _n.client_id
+                )
+            )
             .where(_n.id.in_(ids))
         )
         found = {row[0]: row for row in conn.execute(query)}
@@ -260,6 +283,8 @@ def recheck(
         row = found.get(nid)
         if row is None or row[1] != SENDING or row[2] != attempts:
             reasons.append(LEASE_LOST)
+        elif row[6] in (row[7] or ()):
+            reasons.append(OPTED_OUT)
         else:
             reasons.append(_stale(str(row[4]), row[5], row[3], now))
     return reasons
