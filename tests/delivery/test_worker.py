@@ -43,6 +43,8 @@ def test_due_sms_is_sent_once_with_the_provider_id(
     assert message["To"] == NUMBER
     assert message["From"] == "+34911000111"
     assert "Corte de pelo" in message["Body"]
+    # Receipts come back to avisa's own webhook (see M8 in docs/decisions.md).
+    assert message["StatusCallback"].endswith("/webhooks/twilio/status")
     sent = avisa.notifications(status="sent")
     assert [(n.kind, n.provider, n.provider_message_id) for n in sent] == [
         ("reminder_24h", "twilio", message["sid"])

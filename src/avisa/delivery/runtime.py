@@ -102,6 +102,7 @@ def build_transports(services: Services) -> dict[str, Transport]:
                     base_url=s.twilio_base_url,
                     sender=s.twilio_from,
                     messaging_service_sid=s.twilio_messaging_service_sid,
+                    status_callback=f"{s.public_url}/webhooks/twilio/status",
                 ),
                 twilio_token,
             )
@@ -113,6 +114,7 @@ def build_transports(services: Services) -> dict[str, Transport]:
                 account_sid=str(s.twilio_account_sid),
                 base_url=s.twilio_base_url,
                 sender=s.whatsapp_from,
+                status_callback=f"{s.public_url}/webhooks/twilio/status",
             ),
             twilio_token,
         )

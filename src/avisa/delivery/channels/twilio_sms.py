@@ -37,6 +37,9 @@ class TwilioConfig:
     sender: str | None = None
     messaging_service_sid: str | None = None
     timeout: float = 10.0
+    #: Where Twilio posts delivery receipts (`{AVISA_PUBLIC_URL}/webhooks/twilio/status`);
+    #: without it Twilio sends receipts only if the number or service has a default URL.
+    status_callback: str | None = None
 
     @property
     def messages_url(self) -> str:
@@ -73,6 +76,8 @@ class TwilioMessages:
     async def post(self, fields: dict[str, str]) -> str:
         """POST one message; returns its sid. Raises DeliveryError."""
         token = await self._token()
+        if self.config.status_callback and "StatusCallback" not in fields:
+            fields = {**fields, "StatusCallback": self.config.status_callback}
         response = await request(
             self._client,
             "POST",
