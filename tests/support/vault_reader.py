@@ -29,6 +29,7 @@ def main() -> None:
                 got = services.vault.get_secret(name)
             except Exception as exc:
                 failures.append(type(exc).__name__)
+                sys.stderr.write(f"{exc}\n")
                 continue
             if got != value:
                 failures.append("WrongValue")

@@ -18,6 +18,14 @@ from avisa.errors import VaultSealedError
 from avisa.vault.keyring import FileStamp, Keyring, KeyringSource
 
 
+class KeyVersionMissingError(VaultSealedError):
+    """The keyring lacks a key version a row was wrapped with.
+
+    Either the key file is incomplete (sealed), or a rotation rewrapped the row and retired
+    that version after the caller read it: reading the row again tells which.
+    """
+
+
 class KeystoreCache:
     """Loads, validates and caches the keyring of one `KeyringSource`."""
 
@@ -52,15 +60,26 @@ class KeystoreCache:
             ):
                 return self._keyring
             self._keyring = None
-            keyring = self.source.load()
-            check_fingerprints(conn or self._engine, keyring, self.source)
+            keyring = self._load_checked(conn)
             self._keyring, self._stamp = keyring, stamp
         if need_version is not None and need_version not in keyring.keys:
-            raise VaultSealedError(
+            raise KeyVersionMissingError(
                 f"vault is sealed: the root keyring ({self.source.describe()}) lacks key "
                 f"version {need_version}, which this database uses",
                 fix="restore the key file that holds that version from your backup",
             )
+        return keyring
+
+    def _load_checked(self, conn: Connection | None) -> Keyring:
+        """Load the file and check it against the database, once more if a version is
+        missing: a rotation writes the file before it registers the version, so a file read
+        just before a rotation may lack a version the database names a moment later."""
+        try:
+            keyring = self.source.load()
+            check_fingerprints(conn or self._engine, keyring, self.source)
+        except KeyVersionMissingError:
+            keyring = self.source.load()
+            check_fingerprints(conn or self._engine, keyring, self.source)
         return keyring
 
     def replace(self, keyring: Keyring) -> None:
@@ -88,7 +107,7 @@ def check_fingerprints(
                 fix="restore the original key file or AVISA_ROOT_KEY from your backup",
             )
         if row.retired_at is None and row.version not in mine:
-            raise VaultSealedError(
+            raise KeyVersionMissingError(
                 f"vault is sealed: the root keyring ({source.describe()}) lacks key version "
                 f"{row.version}, which this database uses",
                 fix="restore the key file that holds that version from your backup",

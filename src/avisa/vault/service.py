@@ -24,7 +24,7 @@ from avisa.db.engine import is_sqlite
 from avisa.db.tables.vault import vault_audit, vault_keys, vault_secret_versions, vault_secrets
 from avisa.errors import AvisaError, ConflictError, NotFoundError, VaultSealedError
 from avisa.vault import crypto
-from avisa.vault.keystore import KeystoreCache
+from avisa.vault.keystore import KeystoreCache, KeyVersionMissingError
 from avisa.vault.model import (
     KEEP_VERSIONS,
     Actor,
@@ -77,6 +77,14 @@ class Vault:
         return self._read(name, None, audit=False)
 
     def _read(self, name_or_id: str, version: int | None, *, audit: bool) -> str:
+        try:
+            return self._read_once(name_or_id, version, audit=audit)
+        except KeyVersionMissingError:
+            # A rotation may have rewrapped the row and retired its key between our read of
+            # the row and its decryption: the row read again is wrapped by a key we hold.
+            return self._read_once(name_or_id, version, audit=audit)
+
+    def _read_once(self, name_or_id: str, version: int | None, *, audit: bool) -> str:
         with self._audited("read", name_or_id, enabled=audit) as note:
             with self.engine.connect() as conn:
                 row = self._find(conn, name_or_id)
