@@ -9,10 +9,12 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
-from bench import lateness
+from bench import delivery, lateness, reminders
 
-BENCHMARKS: list[tuple[str, Callable[[list[str]], int]]] = [
+BENCHMARKS: list[tuple[str, Callable[[list[str] | None], int]]] = [
     ("tick lateness (scheduler vs APScheduler 3)", lateness.main),
+    ("reminder sweep and status update (vs bare SQL)", reminders.main),
+    ("delivery throughput (vs a bare httpx client)", delivery.main),
 ]
 
 
