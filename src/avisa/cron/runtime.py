@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import threading
 
 import structlog
 
+from avisa.background import LoopThread
 from avisa.cron.commands import function_command
 from avisa.cron.execute import CommandRunner
 from avisa.cron.functions import PURGE_FUNCTION, FunctionRegistry, builtin_functions
@@ -79,43 +79,15 @@ async def run_until_signalled(scheduler: Scheduler) -> None:
     await scheduler.run(stop)
 
 
-class SchedulerThread:
+class SchedulerThread(LoopThread):
     """A scheduler on its own thread and event loop, beside uvicorn's (`avisa serve`).
 
     Its own loop keeps tick lateness independent of HTTP load on the server's loop.
     """
 
     def __init__(self, scheduler: Scheduler) -> None:
+        super().__init__("avisa-scheduler", scheduler.run, "cron_scheduler_thread_crashed")
         self.scheduler = scheduler
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop: asyncio.Event | None = None
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._main, name="avisa-scheduler", daemon=True)
 
     def __repr__(self) -> str:
         return f"SchedulerThread({self.scheduler!r})"
-
-    def start(self) -> None:
-        self._thread.start()
-        self._ready.wait(10)
-
-    def stop(self, timeout: float = 30) -> None:
-        """Ask the loop to stop (runs in flight get their shutdown grace), then join."""
-        if self._loop is not None and self._stop is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(timeout)
-
-    def _main(self) -> None:
-        async def main() -> None:
-            self._loop = asyncio.get_running_loop()
-            self._stop = asyncio.Event()
-            self._ready.set()
-            await self.scheduler.run(self._stop)
-
-        try:
-            asyncio.run(main())
-        except Exception:
-            # The HTTP side stays up; readiness and `avisa verify` show the stale heartbeat.
-            log.exception("cron_scheduler_thread_crashed")
-        finally:
-            self._ready.set()

@@ -14,6 +14,7 @@ import threading
 
 import structlog
 
+from avisa.background import LoopThread
 from avisa.clock import Clock
 from avisa.config import EmailProvider, Settings, SmsProvider, WhatsappProvider
 from avisa.delivery.channels import Transport
@@ -169,45 +170,15 @@ def build_delivery_worker(
     )
 
 
-class DeliveryThread:
+class DeliveryThread(LoopThread):
     """A delivery worker on its own thread and event loop (`avisa serve`, `avisa worker`).
 
     Sends never compete with HTTP requests or scheduler ticks for an event loop.
     """
 
     def __init__(self, worker: DeliveryWorker) -> None:
+        super().__init__("avisa-delivery", worker.run, "delivery_thread_crashed")
         self.worker = worker
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop: asyncio.Event | None = None
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._main, name="avisa-delivery", daemon=True)
 
     def __repr__(self) -> str:
         return f"DeliveryThread({self.worker!r})"
-
-    def start(self) -> None:
-        self._thread.start()
-        self._ready.wait(10)
-
-    def is_alive(self) -> bool:
-        return self._thread.is_alive()
-
-    def stop(self, timeout: float = 30) -> None:
-        """Ask the loop to stop (sends in flight get their grace), then join."""
-        if self._loop is not None and self._stop is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(timeout)
-
-    def _main(self) -> None:
-        async def main() -> None:
-            self._loop = asyncio.get_running_loop()
-            self._stop = asyncio.Event()
-            self._ready.set()
-            await self.worker.run(self._stop)
-
-        try:
-            asyncio.run(main())
-        except Exception:
-            log.exception("delivery_thread_crashed")
-        finally:
-            self._ready.set()
