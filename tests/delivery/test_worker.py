@@ -305,3 +305,42 @@ def test_an_opt_out_after_planning_is_caught_by_the_recheck(
     assert fake.messages == []
     first = avisa.notifications()[0]
     assert (first.status, first.reason) == ("cancelled", "opted_out")
+
+
+def test_a_sealed_vault_defers_sends_without_spending_attempts(
+    install: MakeInstallation, fake_twilio: tuple[FakeTwilio, str]
+) -> None:
+    """Root key removed mid-run: the cached token is not used, nothing reaches Twilio, the
+    notification waits (attempt refunded) and goes out once the key is back."""
+    fake, _ = fake_twilio
+    avisa = sms_install(install, fake_twilio)
+    key = avisa.settings.root_key_path
+    away = key.with_name("root.key.away")
+    avisa.book(channels=["sms"])
+    avisa.advance_to_due()
+
+    async def go() -> None:
+        worker = avisa.worker()
+        try:
+            assert await worker.run_pending() == 1  # the token is read and cached
+            key.rename(away)
+            avisa.advance_to_due()  # the 1 h reminder
+            assert await worker.run_pending() == 1
+            [waiting] = [n for n in avisa.notifications(status="pending") if n.last_error]
+            assert waiting.attempts == 0
+            assert "vault is sealed" in (waiting.last_error or "")
+            assert waiting.next_attempt_at is not None
+            assert waiting.next_attempt_at > avisa.clock.now()
+            assert len(fake.messages) == 1
+            away.rename(key)
+            avisa.clock.set(waiting.next_attempt_at)
+            assert await worker.run_pending() == 1
+        finally:
+            await worker.aclose()
+
+    run(go())
+    assert [m["To"] for m in fake.messages] == [NUMBER, NUMBER]
+    assert [(n.kind, n.attempts) for n in avisa.notifications(status="sent")] == [
+        ("reminder_24h", 1),
+        ("reminder_1h", 1),
+    ]

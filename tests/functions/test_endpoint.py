@@ -60,6 +60,14 @@ def test_the_calling_job_is_named_in_the_log(live: Live, service_key: str) -> No
     assert _logs(live)[-1].job_name == "nightly"
 
 
+def test_the_calling_run_is_kept_in_the_log(live: Live, service_key: str) -> None:
+    _post(live, "process-reminders", service_key, headers={"X-Avisa-Run": "4711"})
+    _post(live, "process-reminders", service_key, headers={"X-Avisa-Run": "12; drop"})
+    first, second = _logs(live)[-2:]
+    assert first.details["run_id"] == 4711
+    assert "run_id" not in second.details  # not a run id: ignored
+
+
 def _b64(data: dict[str, object]) -> str:
     return base64.urlsafe_b64encode(jsonlib.dumps(data).encode()).rstrip(b"=").decode()
 

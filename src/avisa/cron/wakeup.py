@@ -89,18 +89,22 @@ class ChangeWatcher:
         conninfo = self.engine.url.set(drivername="postgresql").render_as_string(
             hide_password=False
         )
+        delay = 1.0
         while not self._stopped.is_set():
             try:
                 with psycopg.connect(conninfo, autocommit=True, connect_timeout=5) as conn:
                     conn.execute(f"LISTEN {JOBS_CHANNEL}")
+                    delay = 1.0
                     # Changes made while we were not listening are unseen: re-arm once.
                     self.on_change()
                     while not self._stopped.is_set():
                         for _notify in conn.notifies(timeout=0.5):
                             self.on_change()
             except psycopg.Error as exc:
-                log.warning("cron_listen_failed", error_class=type(exc).__name__)
-                self._stopped.wait(1.0)
+                # The server is restarting or gone: reconnect, backing off to 30 s.
+                log.warning("cron_listen_failed", error_class=type(exc).__name__, retry_in=delay)
+                self._stopped.wait(delay)
+                delay = min(delay * 2, 30.0)
 
 
 def _read_version(reader: sqlite3.Connection) -> int:

@@ -227,7 +227,7 @@ class Scheduler:
             log.exception("cron_run_crashed", job=job.jobname, runid=claimed.runid)
             outcome = Outcome(False, f"internal error: {type(exc).__name__}")
         ended = self.clock.now()
-        if not self.runs.finish(claimed.runid, self.worker_id, outcome, ended, started=started):
+        if not await self._finish(claimed, outcome, ended, started):
             log.warning("cron_run_already_ended", job=job.jobname, runid=claimed.runid)
         log.info(
             "cron_run_finished",
@@ -239,6 +239,29 @@ class Scheduler:
         )
         if job.overlap is Overlap.queue:
             self._wake.set()  # a queued tick of this job may start now
+
+    async def _finish(
+        self, claimed: ClaimedRun, outcome: Outcome, ended: datetime, started: datetime
+    ) -> bool:
+        """Record the run's end. While the database is away, keep the outcome and try
+        again with backoff: a run left `running` by a live worker would never be failed
+        as lost, and with overlap `skip` would hold back every later tick of its job."""
+        delay = 0.5
+        while True:
+            try:
+                return self.runs.finish(
+                    claimed.runid, self.worker_id, outcome, ended, started=started
+                )
+            except SQLAlchemyError as exc:
+                log.warning(
+                    "cron_run_finish_retry",
+                    job=claimed.job.jobname,
+                    runid=claimed.runid,
+                    error_class=type(exc).__name__,
+                    retry_in=delay,
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
 
     async def _beat_forever(self) -> None:
         while True:

@@ -42,6 +42,12 @@ class TransientDeliveryError(DeliveryError):
     permanent = False
 
 
+class CredentialUnavailableError(TransientDeliveryError):
+    """The provider's credential cannot be read (the vault is sealed, or the secret is
+    missing). Not the message's fault: the worker defers it without spending an attempt,
+    until `retry_after` seconds have passed."""
+
+
 class PermanentDeliveryError(DeliveryError):
     """Retrying cannot help: the recipient, the content or the account must change."""
 

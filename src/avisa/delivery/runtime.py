@@ -23,7 +23,7 @@ from avisa.delivery.channels.email import SmtpConfig, SmtpTransport
 from avisa.delivery.channels.meta_whatsapp import MetaConfig, MetaWhatsappTransport
 from avisa.delivery.channels.twilio_sms import TwilioConfig, TwilioMessages, TwilioSmsTransport
 from avisa.delivery.channels.twilio_whatsapp import TwilioWhatsappTransport
-from avisa.delivery.errors import TransientDeliveryError
+from avisa.delivery.errors import CredentialUnavailableError
 from avisa.delivery.ratelimit import RateLimits
 from avisa.delivery.render import Renderer
 from avisa.delivery.retry import RetryPolicy
@@ -38,7 +38,16 @@ SECRET_TTL = 300.0
 
 
 class VaultSecret:
-    """An async credential source reading one vault secret, cached for `ttl` seconds."""
+    """An async credential source reading one vault secret.
+
+    The value is read from the vault when first needed and kept for `ttl` seconds (one
+    audit row per period, not one per message), but only while the vault stays unsealed:
+    every call first checks the root key (a `stat` when nothing changed), so removing the
+    key stops sends at once. A failed read is not retried for a while (1 s, doubling to
+    `MAX_BLOCK`), so thousands of due messages do not hammer a sealed vault.
+    """
+
+    MAX_BLOCK = 30.0
 
     def __init__(self, vault: Vault, name: str, clock: Clock, ttl: float = SECRET_TTL) -> None:
         self.vault = vault
@@ -47,23 +56,39 @@ class VaultSecret:
         self.ttl = ttl
         self._value: str | None = None
         self._read_at = 0.0
+        self._blocked_until = 0.0
+        self._block = 0.0
+        self._failure = ""
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"VaultSecret({self.name!r})"
 
     async def __call__(self) -> str:
-        """The value. Raises TransientDeliveryError when missing or the vault is sealed."""
+        """The value. Raises CredentialUnavailableError when missing or the vault is
+        sealed (its text names the fix, never a value)."""
+        now = self.clock.monotonic()
         with self._lock:
-            if self._value is not None and self.clock.monotonic() - self._read_at < self.ttl:
-                return self._value
+            if now < self._blocked_until:
+                raise CredentialUnavailableError(
+                    self._failure, retry_after=self._blocked_until - now
+                )
         try:
+            # Sealed since the last read? Then the cached value must not be used either.
+            self.vault.keystore.keyring()
+            with self._lock:
+                if self._value is not None and now - self._read_at < self.ttl:
+                    return self._value
             value = await asyncio.to_thread(self.vault.get_secret, self.name)
         except AvisaError as exc:
-            # NotFoundError, VaultSealedError: their text names the fix, never a value.
-            raise TransientDeliveryError(f"credential {self.name} unavailable: {exc}") from None
+            with self._lock:
+                self._value = None
+                self._block = min(self.MAX_BLOCK, max(1.0, self._block * 2))
+                self._blocked_until = self.clock.monotonic() + self._block
+                self._failure = f"credential {self.name} unavailable: {exc}"
+                raise CredentialUnavailableError(self._failure, retry_after=self._block) from None
         with self._lock:
-            self._value, self._read_at = value, self.clock.monotonic()
+            self._value, self._read_at, self._block = value, self.clock.monotonic(), 0.0
         return value
 
 

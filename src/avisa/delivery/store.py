@@ -29,7 +29,9 @@ class Outcome:
 
     id: int
     attempts: int
-    status: str  # sent | pending (retry) | failed | cancelled | skipped
+    #: sent | pending (retry) | deferred (retry, the attempt refunded) | failed |
+    #: cancelled | skipped
+    status: str
     at: datetime
     provider: str | None = None
     message_id: str | None = None
@@ -56,6 +58,16 @@ _STATEMENTS: dict[str, sa.Update] = {
     .values(
         status=PENDING,
         provider=_bp("b_provider"),
+        last_error=_bp("b_error"),
+        next_attempt_at=_bp("b_next", _AT),
+        updated_at=_bp("b_at", _AT),
+    ),
+    # Not the message's fault (no credential): back to pending, the attempt not counted.
+    "deferred": sa.update(notifications)
+    .where(_FENCE)
+    .values(
+        status=PENDING,
+        attempts=_n.attempts - 1,
         last_error=_bp("b_error"),
         next_attempt_at=_bp("b_next", _AT),
         updated_at=_bp("b_at", _AT),
@@ -124,11 +136,12 @@ def record_outcomes(engine: Engine, outcomes: list[Outcome]) -> list[bool]:
                 continue
             # Some were not: find which by reading back.
             ids = [o.id for o in group]
+            stored, refund = (PENDING, 1) if status == "deferred" else (status, 0)
             held = conn.execute(
-                sa.select(_n.id, _n.attempts).where(_n.id.in_(ids), _n.status == status)
+                sa.select(_n.id, _n.attempts).where(_n.id.in_(ids), _n.status == stored)
             )
             attempts = {o.id: o.attempts for o in group}
-            written.update(i for i, n in held if attempts.get(i) == n)
+            written.update(i for i, n in held if attempts.get(i) == n + refund)
     return [o.id in written for o in outcomes]
 
 

@@ -30,7 +30,7 @@ from avisa.delivery import claims, store
 from avisa.delivery.batch import Batcher
 from avisa.delivery.channels import Transport
 from avisa.delivery.claims import Claim
-from avisa.delivery.errors import DeliveryError
+from avisa.delivery.errors import CredentialUnavailableError, DeliveryError
 from avisa.delivery.ics import appointment_ics
 from avisa.delivery.message import OutgoingMessage, Rendered
 from avisa.delivery.ratelimit import RateLimits
@@ -45,6 +45,9 @@ log = structlog.get_logger(__name__)
 FRESH_CLAIM = 1.0
 #: Seconds an outcome waits for others to share its transaction.
 RECORD_LINGER = 0.02
+#: Seconds before writing an outcome again after a database error, doubling up to the max.
+RECORD_RETRY_FIRST = 0.5
+RECORD_RETRY_MAX = 10.0
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,10 @@ class DeliveryWorker:
         self._recheck: Batcher[tuple[int, int], str | None] = Batcher(self._recheck_held)
         # Outcomes are not in a hurry (the send is done): gather a few per transaction.
         self._record: Batcher[Outcome, bool] = Batcher(self._record_outcomes, linger=RECORD_LINGER)
+        # Outcomes not yet written (waiting for a batch, or for the database to come back).
+        self._unrecorded = 0
+        self._all_recorded = asyncio.Event()
+        self._closing = False
 
     def __repr__(self) -> str:
         return f"DeliveryWorker({sorted(self.transports)})"
@@ -144,7 +151,7 @@ class DeliveryWorker:
                 elif self._held:
                     await self._queue.join()
                 else:
-                    await self._record.idle()
+                    await self._written()
                     return handled
         finally:
             await self._stop_senders()
@@ -152,15 +159,30 @@ class DeliveryWorker:
     async def drain(self) -> None:
         """Wait until every claimed notification has been handled and recorded."""
         await self._queue.join()
+        await self._written()
+
+    async def _written(self) -> None:
+        """Wait until every outcome so far is written (retries after database errors too)."""
+        while self._unrecorded:
+            self._all_recorded.clear()
+            await self._all_recorded.wait()
         await self._record.idle()
 
     async def shutdown(self) -> None:
         """Give sends in flight and queued `shutdown_grace` seconds, interrupt the rest
         (their lease makes them claimable again), and close the transports."""
+        deadline = asyncio.get_running_loop().time() + self.settings.shutdown_grace
         if self._senders:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._queue.join(), self.settings.shutdown_grace)
         await self._stop_senders()
+        # Outcomes waiting for the database get what is left of the grace.
+        left = deadline - asyncio.get_running_loop().time()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._written(), max(0.0, left))
+        self._closing = True
+        if self._unrecorded:
+            log.error("delivery_outcomes_unrecorded", count=self._unrecorded)
         await self._record.idle()
         await self.aclose()
 
@@ -265,12 +287,35 @@ class DeliveryWorker:
             log.warning("delivery_lease_lost", notification=claim.id, attempt=claim.attempts)
             return
         # The sender moves on at once; the outcome is written with others shortly after.
+        self._unrecorded += 1
+        self._save(claim, outcome, RECORD_RETRY_FIRST)
+
+    def _save(self, claim: Claim, outcome: Outcome, retry_in: float) -> None:
         self._record.enqueue(outcome).add_done_callback(
-            lambda written: self._recorded(claim, outcome, written)
+            lambda written: self._recorded(claim, outcome, written, retry_in)
         )
 
-    def _recorded(self, claim: Claim, outcome: Outcome, written: asyncio.Future[bool]) -> None:
+    def _recorded(
+        self, claim: Claim, outcome: Outcome, written: asyncio.Future[bool], retry_in: float
+    ) -> None:
         error = written.exception()
+        if isinstance(error, SQLAlchemyError) and not self._closing:
+            # The database is away (restarting, failing over). The send is done: keep its
+            # outcome and write it when the database is back, or the lease would expire
+            # into a second send. Backs off; the fence still refuses a row taken since.
+            log.warning(
+                "delivery_record_retry",
+                notification=claim.id,
+                error=type(error).__name__,
+                retry_in=retry_in,
+            )
+            asyncio.get_running_loop().call_later(
+                retry_in, self._save, claim, outcome, min(RECORD_RETRY_MAX, retry_in * 2)
+            )
+            return
+        self._unrecorded -= 1
+        if self._unrecorded == 0:
+            self._all_recorded.set()
         if error is None and written.result() and outcome.status == "sent":
             # The row says it all; a log line per message would cost more than the send.
             return
@@ -289,7 +334,8 @@ class DeliveryWorker:
         elif outcome.status in ("cancelled", "skipped"):
             log.info(f"delivery_{outcome.status}", reason=outcome.reason, **fields)
         else:
-            event = "delivery_retry" if outcome.status == "pending" else "delivery_failed"
+            events = {"pending": "delivery_retry", "deferred": "delivery_deferred"}
+            event = events.get(outcome.status, "delivery_failed")
             log.warning(event, error=outcome.error, **fields)
 
     async def _attempt(self, claim: Claim, claimed_at: float) -> Outcome | None:
@@ -325,6 +371,14 @@ class DeliveryWorker:
 
     def _failure(self, claim: Claim, provider: str, exc: DeliveryError) -> Outcome:
         retry = self.settings.retry
+        if isinstance(exc, CredentialUnavailableError):
+            # Nothing reached the provider and the message is not at fault: try again when
+            # the credential may be back (spread out), without spending an attempt.
+            wait = exc.retry_after or retry.base.total_seconds()
+            later = self.clock.now() + timedelta(seconds=wait + retry.rng.uniform(0, wait))
+            return self._outcome(
+                claim, "deferred", provider=provider, error=str(exc), next_attempt_at=later
+            )
         if exc.permanent:
             return self._outcome(claim, "failed", provider=provider, error=str(exc))
         if retry.exhausted(claim.attempts):

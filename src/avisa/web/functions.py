@@ -30,6 +30,8 @@ router = APIRouter(tags=["functions"])
 #: Function bodies are small JSON objects; anything bigger is a mistake or an attack.
 MAX_FUNCTION_BODY = 64 * 1024
 JOB_HEADER = "x-avisa-job"
+#: The scheduler's run id: kept in the log's details, so a log joins to its run.
+RUN_HEADER = "x-avisa-run"
 _JOB_NAME = re.compile(r"^[A-Za-z0-9_.:@ -]{1,200}$")
 
 
@@ -90,6 +92,8 @@ async def invoke_function(
     body = _parse_body(raw)
     header_job = request.headers.get(JOB_HEADER, "")
     job_name = header_job if _JOB_NAME.match(header_job) else function.name
+    header_run = request.headers.get(RUN_HEADER, "")
+    run_id = {"run_id": int(header_run)} if header_run.isdigit() and len(header_run) < 19 else {}
     clock = services.clock
     started, at = clock.monotonic(), clock.now()
     try:
@@ -105,12 +109,12 @@ async def invoke_function(
             function_name=function.name,
             status="failed",
             message=f"{function.name} failed ({error_class})",
-            details={"error_class": error_class, "duration_ms": duration_ms},
+            details={"error_class": error_class, "duration_ms": duration_ms, **run_id},
             at=clock.now(),
         )
         return JSONResponse(error_body(f"function {function.name} failed"), status_code=500)
     duration_ms = round((clock.monotonic() - started) * 1000, 1)
-    details = {**result.details, "duration_ms": duration_ms}
+    details = {**result.details, "duration_ms": duration_ms, **run_id}
     log_id = await asyncio.to_thread(
         record_execution,
         services.engine,
