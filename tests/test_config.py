@@ -71,6 +71,10 @@ def test_dotenv_file_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
         ("AVISA_REMINDER_OFFSETS", "0h", "'0h' is not a positive duration"),
         ("AVISA_PUBLIC_URL", "ftp://example", "is not an http(s) URL"),
         ("AVISA_LOG_FORMAT", "xml", "'auto', 'human' or 'json'"),
+        ("AVISA_DB_POOL_SIZE", "0", "greater than or equal to 1"),
+        ("AVISA_DB_POOL_SIZE", "five", "valid integer"),
+        ("AVISA_DB_MAX_OVERFLOW", "-1", "greater than or equal to 0"),
+        ("AVISA_DB_MAX_OVERFLOW", "5000", "less than or equal to 1000"),
     ],
 )
 def test_invalid_value_is_one_line_naming_the_variable(
@@ -106,3 +110,13 @@ def test_offsets_parse_and_label(text: str, delta: timedelta, label: str) -> Non
 def test_bad_offsets_are_refused(text: str) -> None:
     with pytest.raises(ValueError, match="not a positive duration"):
         parse_offset(text)
+
+
+def test_pool_settings_default_to_sqlalchemys_and_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each process pools 5 connections and opens up to 10 more unless told otherwise."""
+    defaults = load_settings(_env_file=None)
+    assert (defaults.db_pool_size, defaults.db_max_overflow) == (5, 10)
+    monkeypatch.setenv("AVISA_DB_POOL_SIZE", "3")
+    monkeypatch.setenv("AVISA_DB_MAX_OVERFLOW", "0")
+    settings = load_settings(_env_file=None)
+    assert (settings.db_pool_size, settings.db_max_overflow) == (3, 0)

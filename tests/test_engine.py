@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import StatementError
+from sqlalchemy.pool import QueuePool
 
 from avisa.db.engine import create_engine, is_sqlite
 from avisa.db.types import JSONType, UTCDateTime
@@ -109,3 +112,30 @@ def test_concurrent_read_modify_write_never_fails_with_locked(probe_engine: Engi
     assert errors == []
     with probe_engine.connect() as conn:
         assert conn.execute(sa.select(probe.c.doc)).scalar_one() == {"n": 200}
+
+
+def test_the_pool_holds_at_most_pool_size_plus_overflow(make_settings: Any) -> None:
+    """AVISA_DB_POOL_SIZE + AVISA_DB_MAX_OVERFLOW connections at once, on both backends; the
+    next checkout waits for one to come back (here it gives up after pool_timeout)."""
+    settings = make_settings(db_pool_size=2, db_max_overflow=1)
+    engine = create_engine(settings, pool_timeout=0.2)
+    try:
+        with contextlib.ExitStack() as held:
+            for _ in range(3):
+                held.enter_context(engine.connect())
+            with pytest.raises(sa.exc.TimeoutError):
+                engine.connect()
+        pool = engine.pool
+        assert isinstance(pool, QueuePool)
+        assert pool.size() == 2
+        assert pool.checkedin() == 2, "overflow connections are closed when returned"
+    finally:
+        engine.dispose()
+
+
+def test_engines_from_a_url_keep_the_default_pool(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite:///{tmp_path / 'a.db'}")
+    pool = engine.pool
+    assert isinstance(pool, QueuePool)
+    assert (pool.size(), pool.overflow()) == (5, -5)
+    engine.dispose()

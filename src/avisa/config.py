@@ -129,6 +129,10 @@ class Settings(BaseSettings):
 
     data_dir: Path = Path(".avisa")
     database_url: str | None = None
+    #: Connections each process keeps open to the database, and how many more it may open
+    #: under load; a process never holds more than the sum (docs/deploy.md sizes them).
+    db_pool_size: int = Field(default=5, ge=1, le=1000)
+    db_max_overflow: int = Field(default=10, ge=0, le=1000)
     root_key: SecretStr | None = None
     root_key_file: Path | None = None
     public_url: str = "http://127.0.0.1:8000"

@@ -22,25 +22,31 @@ from sqlalchemy.exc import OperationalError
 from avisa.config import Settings, normalize_database_url
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+#: SQLAlchemy's own defaults, kept for engines built from a bare URL (tests, tools).
+DEFAULT_POOL_SIZE = 5
+DEFAULT_MAX_OVERFLOW = 10
 
 
 def create_engine(target: Settings | URL | str, **kwargs: Any) -> Engine:
     """Build the engine for `target` (settings, a URL or a URL string).
 
-    A SQLite file's folder is created if missing. The caller owns transactions: nothing
-    here commits on its own.
+    The connection pool holds `AVISA_DB_POOL_SIZE` connections and opens up to
+    `AVISA_DB_MAX_OVERFLOW` more under load (5 and 10 when `target` is not settings);
+    `kwargs` override any engine option. A SQLite file's folder is created if missing.
+    The caller owns transactions: nothing here commits on its own.
     """
+    pool: dict[str, Any] = {"pool_size": DEFAULT_POOL_SIZE, "max_overflow": DEFAULT_MAX_OVERFLOW}
     if isinstance(target, Settings):
         url = target.database
+        pool = {"pool_size": target.db_pool_size, "max_overflow": target.db_max_overflow}
     elif isinstance(target, URL):
         url = normalize_database_url(target.render_as_string(hide_password=False))
     else:
         url = normalize_database_url(target)
+    options = pool | kwargs
     if url.get_backend_name() == "sqlite":
-        return _sqlite_engine(url, **kwargs)
-    options: dict[str, Any] = {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 10}
-    options.update(kwargs)
-    return sa.create_engine(url, **options)
+        return _sqlite_engine(url, **options)
+    return sa.create_engine(url, **({"pool_pre_ping": True} | options))
 
 
 def _sqlite_engine(url: URL, **kwargs: Any) -> Engine:
