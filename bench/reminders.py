@@ -15,20 +15,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
-import tempfile
 import time
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
-import psycopg
 import sqlalchemy as sa
-from psycopg import sql
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Engine
 
 from avisa.config import Settings, load_settings
 from avisa.db import migrate
@@ -37,8 +30,8 @@ from avisa.db.types import UTCDateTime
 from avisa.domain import process_reminders, update_statuses
 from bench.reminders_bare import bare_status_update, bare_sweep
 from bench.reminders_data import NOW, populate
-
-DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
+from bench.report import Figure, Outcome, ratio_at_most
+from bench.scratch import backends, default_pg_url, scratch_database
 
 
 @dataclass
@@ -54,27 +47,52 @@ class Result:
         return self.avisa_ms / self.bare_ms if self.bare_ms else float("nan")
 
 
-def main(argv: list[str] | None = None) -> int:
+def run(argv: list[str] | None = None) -> Outcome:
+    """Measure, print the table (or JSON), and return the figures (`--help` for options)."""
     parser = argparse.ArgumentParser(prog="python -m bench.reminders", description=__doc__)
     parser.add_argument("--scale", type=float, default=1.0, help="1.0 = 1,000,000 appointments")
     parser.add_argument("--backend", choices=["postgresql", "sqlite", "both"], default="both")
     parser.add_argument(
         "--pg-url",
-        default=os.environ.get("AVISA_BENCH_DATABASE_URL", DEFAULT_PG_URL),
+        default=default_pg_url(),
         help="a PostgreSQL server where a scratch database may be created and dropped",
     )
     parser.add_argument("--repeat", type=int, default=5, help="runs per side; the median counts")
     parser.add_argument("--json", action="store_true", help="print results as JSON")
     args = parser.parse_args(argv)
-    backends = ["postgresql", "sqlite"] if args.backend == "both" else [args.backend]
     results: list[Result] = []
-    for backend in backends:
+    for backend in backends(args.backend, args.pg_url):
         with scratch_database(backend, args.pg_url) as url:
             results += run_backend(backend, url, args.scale, args.repeat)
+    rows = [r.__dict__ | {"ratio": round(r.ratio, 3)} for r in results]
     if args.json:
-        print(json.dumps([r.__dict__ | {"ratio": round(r.ratio, 3)} for r in results], indent=2))
+        print(json.dumps(rows, indent=2))
     else:
         print_table(results, args.scale)
+    document = {"benchmark": "reminders", "scale": args.scale, "repeat": args.repeat}
+    figures = [
+        Figure(
+            "reminders",
+            r.backend,
+            f"{r.operation}, ms",
+            round(r.avisa_ms, 2),
+            round(r.bare_ms, 2),
+            (ratio_at_most(TARGET),),
+            "issue 6",
+        )
+        for r in results
+    ]
+    return Outcome("reminders", BASELINE, document | {"results": rows}, figures)
+
+
+#: avisa's statements may take at most this much longer than the bare SQL doing the same
+#: work (issue 6 set it for PostgreSQL; SQLite is held to it too).
+TARGET = 1.5
+BASELINE = "the same statements hand-written on the driver's connection, same database"
+
+
+def main(argv: list[str] | None = None) -> int:
+    run(argv)
     return 0
 
 
@@ -203,27 +221,6 @@ def _vacuum(engine: Engine, table: str) -> None:
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         verb = "VACUUM ANALYZE" if engine.dialect.name == "postgresql" else "ANALYZE"
         conn.execute(sa.text(f"{verb} {table}"))
-
-
-@contextmanager
-def scratch_database(backend: str, pg_url: str) -> Iterator[str]:
-    """A new empty database for one backend, removed afterwards."""
-    if backend == "sqlite":
-        with tempfile.TemporaryDirectory(prefix="avisa-bench-") as folder:
-            yield f"sqlite:///{Path(folder) / 'bench.db'}"
-        return
-    admin = make_url(pg_url).set(drivername="postgresql")
-    name = f"avisa_bench_{uuid.uuid4().hex[:12]}"
-    conninfo = admin.render_as_string(hide_password=False)
-    with psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield admin.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with psycopg.connect(conninfo, autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
 
 
 def print_table(results: list[Result], scale: float) -> None:
