@@ -4,6 +4,7 @@ credential ever in a row, a file, an error or a log line."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
@@ -15,6 +16,7 @@ from structlog.testing import capture_logs
 
 from avisa.db.tables import cron_execution_logs, delivery_outbox, notifications, vault_audit
 from avisa.db.tables.delivery import NOT_SENT
+from avisa.delivery.channels.twilio_sms import TwilioConfig, TwilioMessages
 from tests.delivery.conftest import Installation, MakeInstallation
 from tests.support.fake_meta import ACCESS_TOKEN, PHONE_NUMBER_ID, FakeMeta
 from tests.support.fake_twilio import AUTH_TOKEN, FakeTwilio
@@ -385,3 +387,36 @@ def test_spanish_and_english_reminders_across_the_dst_change(install: MakeInstal
     )
     late = avisa.notifications(kind="reminder_1h", status="skipped")
     assert [(n.planned_start, n.reason) for n in late] == [(saturday, "too_late")]
+
+
+def test_twilio_lookup_finds_only_the_same_body_to_the_same_number_since_a_time(
+    fake_twilio: tuple[FakeTwilio, str],
+) -> None:
+    """What a worker taking over an expired lease asks Twilio before sending again."""
+    fake, url = fake_twilio
+    config = TwilioConfig(account_sid=fake.account_sid, base_url=url, sender="+34911000111")
+
+    async def token() -> str:
+        return AUTH_TOKEN
+
+    async def go() -> list[str | None]:
+        messages = TwilioMessages(config, token)
+        try:
+            fake.now = lambda: datetime(2026, 3, 2, 9, 0, 5, tzinfo=UTC).timestamp()
+            sid = await messages.post({"To": WA, "From": "+34911000111", "Body": "Cita mañana"})
+            await messages.post({"To": "+34600000001", "From": "+34911000111", "Body": "Otra"})
+            since = datetime(2026, 3, 2, 9, 0, 5, 500_000, tzinfo=UTC)
+            later = datetime(2026, 3, 2, 9, 0, 6, tzinfo=UTC)
+            return [
+                sid,
+                await messages.find(WA, "Cita mañana", since),
+                await messages.find(WA, "Otra", since),
+                await messages.find("+34600000001", "Cita mañana", since),
+                await messages.find(WA, "Cita mañana", later),
+            ]
+        finally:
+            await messages.aclose()
+
+    sid, found, other_body, other_number, too_early = asyncio.run(go())
+    assert found == sid
+    assert (other_body, other_number, too_early) == (None, None, None)

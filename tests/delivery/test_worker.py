@@ -249,6 +249,36 @@ def test_lease_expiry_after_a_killed_worker_makes_it_claimable_again(
     assert avisa.notifications(kind="reminder_24h")[0].status == "sent"
 
 
+def test_a_message_twilio_took_just_before_its_worker_died_is_not_sent_again(
+    install: MakeInstallation, fake_twilio: tuple[FakeTwilio, str]
+) -> None:
+    """The dead worker's send reached Twilio but its outcome was never written: the worker
+    that takes the expired lease finds the message in Twilio's list and records it."""
+    fake, _ = fake_twilio
+    avisa = sms_install(install, fake_twilio)
+    avisa.book(channels=["sms"])
+    avisa.advance_to_due()
+    lease = avisa.settings.delivery_lease
+    [claim] = claims.claim_due(
+        avisa.engine, avisa.clock.now(), limit=10, lease=lease, max_attempts=5
+    )
+    assert not claim.resumed
+
+    async def dead_worker_sends() -> str:
+        worker = avisa.worker()
+        try:
+            return await worker.transports["sms"].send(worker.message(claim))
+        finally:
+            await worker.aclose()
+
+    sid = run(dead_worker_sends())
+    avisa.clock.advance(lease)
+    assert avisa.deliver() == 1
+    [row] = avisa.notifications(kind="reminder_24h")
+    assert (row.status, row.attempts, row.provider_message_id) == ("sent", 2, sid)
+    assert len(fake.messages) == 1
+
+
 def test_lease_expiring_on_the_last_attempt_fails_the_notification(
     install: MakeInstallation, fake_twilio: tuple[FakeTwilio, str]
 ) -> None:

@@ -17,7 +17,9 @@ import threading
 import time
 import uuid
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from email.utils import formatdate
 from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
@@ -59,15 +61,46 @@ class FakeTwilio:
     messages: list[dict[str, str]] = field(default_factory=list)
     rejected: list[tuple[dict[str, str], int]] = field(default_factory=list)
     arrivals: list[float] = field(default_factory=list)
+    #: When each accepted message (by sid) was created: unix seconds, from `now`.
+    created: dict[str, float] = field(default_factory=dict)
+    now: Callable[[], float] = time.time
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def app(self) -> Starlette:
+        path = "/2010-04-01/Accounts/{sid}/Messages.json"
         return Starlette(
             routes=[
-                Route("/2010-04-01/Accounts/{sid}/Messages.json", self._create, methods=["POST"])
+                Route(path, self._create, methods=["POST"]),
+                Route(path, self._list, methods=["GET"]),
             ]
         )
+
+    def message_resource(self, message: dict[str, str]) -> dict[str, object]:
+        """A message as Twilio's API shows it (the fields avisa reads, and a few more)."""
+        created = self.created.get(message["sid"], 0.0)
+        return {
+            "sid": message["sid"],
+            "account_sid": self.account_sid,
+            "to": message.get("To"),
+            "from": message.get("From"),
+            "messaging_service_sid": message.get("MessagingServiceSid"),
+            "body": message.get("Body", ""),
+            "status": "queued",
+            "date_created": formatdate(created, usegmt=True),
+        }
+
+    async def _list(self, request: Request) -> JSONResponse:
+        """Twilio's message list: newest first, filtered by `To`, `PageSize` at a time."""
+        sid = request.path_params["sid"]
+        if not self._authorised(request, sid):
+            return _error(401, 20003, "Authenticate")
+        to = request.query_params.get("To")
+        size = min(1000, int(request.query_params.get("PageSize", "50")))
+        with self._lock:
+            found = [m for m in reversed(self.messages) if to is None or m.get("To") == to]
+        page = [self.message_resource(m) for m in found[:size]]
+        return JSONResponse({"messages": page, "page": 0, "page_size": size})
 
     def sent_to(self, number: str) -> list[dict[str, str]]:
         return [m for m in self.messages if m["To"].removeprefix("whatsapp:") == number]
@@ -98,6 +131,7 @@ class FakeTwilio:
         message_sid = "SM" + uuid.uuid4().hex
         with self._lock:
             self.messages.append({**form, "sid": message_sid})
+            self.created[message_sid] = self.now()
         return JSONResponse(
             {"sid": message_sid, "status": "queued", "to": form["To"], "account_sid": sid},
             status_code=201,

@@ -62,6 +62,9 @@ class Claim:
     client_name: str
     locale: str
     opt_out: tuple[str, ...] = ()
+    #: Taken over from an expired lease: the previous attempt's worker stopped mid-way,
+    #: so the provider may already have this message (see `Reconciling`).
+    resumed: bool = False
 
     def stale_reason(self, now: datetime) -> str | None:
         """Why not to send at `now`, judged from the appointment and the client as read at
@@ -209,10 +212,11 @@ def claim_due(
     """
     params: dict[str, Any] = {"now": now, "max_attempts": max_attempts}
     with quick_commit(engine) as conn:
-        ids: list[int] = []
-        for pick in _PICKS[conn.dialect.name == "postgresql"]:
-            if len(ids) < limit:
-                ids += conn.execute(pick, {**params, "limit": limit - len(ids)}).scalars()
+        expired, due = _PICKS[conn.dialect.name == "postgresql"]
+        resumed = set(conn.execute(expired, {**params, "limit": limit}).scalars())
+        ids = list(resumed)
+        if len(ids) < limit:
+            ids += conn.execute(due, {**params, "limit": limit - len(ids)}).scalars()
         if not ids:
             return []
         won = list(
@@ -221,7 +225,10 @@ def claim_due(
         if not won:
             return []
         return [
-            Claim(**{**row._asdict(), "opt_out": tuple(row.opt_out or ())})
+            Claim(
+                **{**row._asdict(), "opt_out": tuple(row.opt_out or ())},
+                resumed=row.id in resumed,
+            )
             for row in conn.execute(_LOAD, {"ids": won})
         ]
 

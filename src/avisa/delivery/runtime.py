@@ -47,7 +47,7 @@ class VaultSecret:
     `MAX_BLOCK`), so thousands of due messages do not hammer a sealed vault.
     """
 
-    MAX_BLOCK = 30.0
+    MAX_BLOCK = 10.0
 
     def __init__(self, vault: Vault, name: str, clock: Clock, ttl: float = SECRET_TTL) -> None:
         self.vault = vault

@@ -28,7 +28,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from avisa.clock import Clock
 from avisa.delivery import claims, store
 from avisa.delivery.batch import Batcher
-from avisa.delivery.channels import Transport
+from avisa.delivery.channels import Reconciling, Transport
 from avisa.delivery.claims import Claim
 from avisa.delivery.errors import CredentialUnavailableError, DeliveryError
 from avisa.delivery.ics import appointment_ics
@@ -363,11 +363,36 @@ class DeliveryWorker:
             # Started already: skipped, as planning skips a booking too late to remind.
             status = "skipped" if reason == claims.TOO_LATE else "cancelled"
             return self._outcome(claim, status, reason=reason)
+        return await self._send(claim, transport, message)
+
+    async def _send(self, claim: Claim, transport: Transport, message: OutgoingMessage) -> Outcome:
         try:
+            if claim.resumed and isinstance(transport, Reconciling):
+                # The last attempt's worker stopped mid-send: ask before sending again.
+                found = await self._find_sent(claim, transport, message)
+                if found is not None:
+                    log.info("delivery_reconciled", notification=claim.id, attempt=claim.attempts)
+                    return self._outcome(
+                        claim, "sent", provider=transport.provider, message_id=found
+                    )
             message_id = await transport.send(message)
         except DeliveryError as exc:
             return self._failure(claim, transport.provider, exc)
         return self._outcome(claim, "sent", provider=transport.provider, message_id=message_id)
+
+    async def _find_sent(
+        self, claim: Claim, transport: Reconciling, message: OutgoingMessage
+    ) -> str | None:
+        """The provider's id if it already took `message`. A lookup the provider refuses
+        (no permission to list, say) is not the message's fault: send as if not found.
+        Raises TransientDeliveryError (the provider is away: try again later)."""
+        try:
+            return await transport.find_sent(message, claim.due_at)
+        except DeliveryError as exc:
+            if not exc.permanent:
+                raise
+            log.warning("delivery_lookup_refused", notification=claim.id, error=str(exc))
+            return None
 
     def _failure(self, claim: Claim, provider: str, exc: DeliveryError) -> Outcome:
         retry = self.settings.retry

@@ -9,7 +9,8 @@ failure is permanent or transient. Credentials never appear in what it raises or
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Protocol
+from datetime import datetime
+from typing import Protocol, runtime_checkable
 
 from avisa.delivery.message import OutgoingMessage
 
@@ -32,6 +33,21 @@ class Transport(Protocol):
 
     async def aclose(self) -> None:
         """Release connections; the transport is not used afterwards."""
+        ...
+
+
+@runtime_checkable
+class Reconciling(Protocol):
+    """A transport that can ask its provider whether a message was already accepted.
+
+    Used for a claim taken over from a worker that stopped mid-send (`Claim.resumed`): the
+    provider may have accepted the message in the instant before the crash, with avisa
+    never recording it. Asking first turns that duplicate into a recorded send.
+    """
+
+    async def find_sent(self, message: OutgoingMessage, since: datetime) -> str | None:
+        """The provider's id of `message` if it accepted it at or after `since`, else
+        None (also when the provider cannot tell). Raises TransientDeliveryError."""
         ...
 
 

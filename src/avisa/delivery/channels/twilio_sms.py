@@ -10,6 +10,8 @@ window) are permanent; 20429, HTTP 429 and 5xx are transient; any other 4xx is p
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -92,8 +94,41 @@ class TwilioMessages:
             raise TransientDeliveryError("Twilio answered without a message sid")
         raise twilio_error(response, (token,))
 
+    async def find(self, to: str, body: str, since: datetime) -> str | None:
+        """The sid of a message to `to` with exactly `body`, created at or after `since`
+        (Twilio's list, newest first, one page of `LOOKUP_PAGE`), or None. Raises
+        DeliveryError."""
+        token = await self._token()
+        response = await request(
+            self._client,
+            "GET",
+            self.config.messages_url,
+            params={"To": to, "PageSize": str(LOOKUP_PAGE)},
+            auth=(self.config.account_sid, token),
+        )
+        if response.status_code != 200:
+            raise twilio_error(response, (token,))
+        listed: Any = json_body(response).get("messages")
+        # Twilio's dates have whole seconds: allow the one `since` falls in.
+        floor = since.replace(microsecond=0)
+        for item in listed if isinstance(listed, list) else []:
+            if not isinstance(item, dict) or item.get("body") != body:
+                continue
+            try:
+                created = parsedate_to_datetime(str(item.get("date_created")))
+            except (TypeError, ValueError):
+                continue
+            sid = item.get("sid")
+            if created >= floor and isinstance(sid, str) and sid:
+                return sid
+        return None
+
     async def aclose(self) -> None:
         await self._client.aclose()
+
+
+#: Messages read back per lookup: the newest to one recipient; ours is among them if sent.
+LOOKUP_PAGE = 20
 
 
 class TwilioSmsTransport:
@@ -107,8 +142,16 @@ class TwilioSmsTransport:
     def __repr__(self) -> str:
         return f"TwilioSmsTransport({self.messages!r})"
 
+    @staticmethod
+    def body(message: OutgoingMessage) -> str:
+        return message.rendered.sms.text if message.rendered.sms else message.rendered.text
+
+    async def find_sent(self, message: OutgoingMessage, since: datetime) -> str | None:
+        """See `Reconciling`: Twilio keeps every message it accepted, with its body."""
+        return await self.messages.find(message.recipient, self.body(message), since)
+
     async def send(self, message: OutgoingMessage) -> str:
-        body = message.rendered.sms.text if message.rendered.sms else message.rendered.text
+        body = self.body(message)
         config = self.messages.config
         fields = {"To": message.recipient, "Body": body}
         if config.messaging_service_sid:
