@@ -17,8 +17,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from avisa.config import load_settings
-from avisa.db.engine import is_sqlite
 from avisa.services import Services, build_services
+from avisa.setup import initialise
 from avisa.web import create_app
 from avisa.web.health import READY_TIMEOUT
 from tests.support.server import serve_app
@@ -99,21 +99,24 @@ def test_concurrent_probes_all_answer(base_url: str) -> None:
     assert {answer.status_code for answer in answers} == {200}
 
 
-def test_sqlite_probe_does_not_wait_for_the_write_lock(base_url: str, services: Services) -> None:
+def test_sqlite_probe_does_not_wait_for_the_write_lock(tmp_path: Path) -> None:
     """On SQLite a long write elsewhere does not make the process unready: the probe reads
-    without taking the write lock that avisa's transactions take."""
-    if not is_sqlite(services.engine):
-        pytest.skip("SQLite's write lock")
+    without taking the write lock that avisa's transactions take (they would queue on the
+    10 s busy timeout)."""
+    services = _offline_services(tmp_path, f"sqlite:///{tmp_path / 'data' / 'avisa.db'}")
+    initialise(services)
     writer = sqlite3.connect(services.engine.url.database or "", isolation_level=None)
     try:
-        writer.execute("BEGIN IMMEDIATE")
-        started = time.monotonic()
-        answer = httpx.get(f"{base_url}/readyz", timeout=BOUND + 10)
-        elapsed = time.monotonic() - started
-        writer.execute("ROLLBACK")
+        with serve_app(create_app(services)) as base:
+            writer.execute("BEGIN IMMEDIATE")
+            started = time.monotonic()
+            answer = httpx.get(f"{base}/readyz", timeout=BOUND + 10)
+            elapsed = time.monotonic() - started
+            writer.execute("ROLLBACK")
     finally:
         writer.close()
-    assert answer.status_code == 200
+        services.close()
+    assert answer.status_code == 200, answer.text
     assert elapsed < BOUND
 
 
