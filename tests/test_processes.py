@@ -322,7 +322,11 @@ def test_worker_beats_runs_jobs_sends_and_listens_on_no_port(cluster: Cluster) -
     assert cluster.outbox_size() == planned
     assert listening_sockets(worker.pid) == []
     runs = cluster.runs()
-    assert {(r.status, r.worker) for r in runs} == {("succeeded", row.worker_id)}
+    # A tick that came while the previous run still ran is skipped (overlap `skip`, the
+    # default) and has no worker; on a loaded machine that happens.
+    ran = {(r.status, r.worker) for r in runs if r.status != "skipped"}
+    assert ran == {("succeeded", row.worker_id)}
+    assert all(r.worker is None for r in runs if r.status == "skipped")
 
     assert cluster.stop(worker) == 0
     assert cluster.workers() == [], "a stopped worker unregisters"
@@ -375,15 +379,6 @@ def test_two_workers_and_an_api_process_share_ticks_on_postgresql(pg_cluster: Cl
     assert cluster.stop(api) is not None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason=(
-        "uvicorn re-raises SIGTERM after its graceful shutdown and Python's default action "
-        "kills the process (exit -15) before `avisa serve` stops its scheduler and delivery "
-        "threads (src/avisa/cli/serve.py)"
-    ),
-)
 @pytest.mark.parametrize("args", [(), ("--no-worker",)], ids=["serve", "serve-no-worker"])
 def test_sigterm_stops_serve_with_exit_0_and_unregisters(
     sqlite_cluster: Cluster, args: tuple[str, ...]

@@ -3,6 +3,8 @@ unless `--no-worker`."""
 
 from __future__ import annotations
 
+import signal
+
 import typer
 import uvicorn
 
@@ -37,6 +39,10 @@ def serve(
             scheduler.start()
         if delivery is not None:
             delivery.start()
+        # uvicorn handles SIGTERM (a graceful shutdown), then raises it again for whoever
+        # handled it before: without a handler of ours that second one would kill the
+        # process before the `finally` below stops the scheduler and delivery cleanly.
+        signal.signal(signal.SIGTERM, lambda *_: None)
         uvicorn.run(
             application,
             host=host or settings.host,
