@@ -7,6 +7,7 @@ stopped with SIGTERM (graceful) or killed with SIGKILL, and restarted, by name.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -14,6 +15,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import sqlalchemy as sa
@@ -26,7 +28,7 @@ from chaos.provider import ACCOUNT_SID, AUTH_TOKEN
 AVISA = str(Path(sys.executable).with_name("avisa"))
 SENDER = "+34911000111"
 #: The service-role key, resolved from the vault at run time (never stored in the job).
-AUTH_HEADER = "Authorization: Bearer {{secret:SERVICE_ROLE_KEY}}"
+AUTH_HEADER = "Bearer {{secret:SERVICE_ROLE_KEY}}"
 
 
 @dataclass
@@ -41,6 +43,7 @@ class Cluster:
     api_port: int = field(default_factory=free_port)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict, repr=False)
     starts: dict[str, int] = field(default_factory=dict)
+    service_key: str = field(default="", repr=False)
 
     def __post_init__(self) -> None:
         (self.workdir / "logs").mkdir(parents=True, exist_ok=True)
@@ -90,18 +93,37 @@ class Cluster:
         return done.stdout.decode()
 
     def install(self) -> None:
-        """`avisa init` and the provider's token in the vault."""
+        """`avisa init`, the provider's token in the vault, and the service key (for the
+        admin API calls the scenarios make)."""
         self.cli("init")
         self.cli("vault", "create", "TWILIO_AUTH_TOKEN", stdin=AUTH_TOKEN)
+        self.service_key = str(json.loads(self.cli("keys", "--json"))["service_role"])
+
+    def api(self, method: str, path: str, body: dict[str, Any]) -> None:
+        """One call to the API process's admin API with the service key."""
+        answer = httpx.request(
+            method,
+            f"{self.api_url}{path}",
+            json=body,
+            headers={"Authorization": f"Bearer {self.service_key}"},
+            timeout=30,
+        )
+        if answer.status_code >= 300:
+            raise RuntimeError(f"{method} {path}: HTTP {answer.status_code}: {answer.text}")
 
     def schedule_http_job(self, name: str, schedule: str, function: str) -> None:
         """A job that POSTs to the API process's function, as the default jobs do."""
-        url = f"{self.api_url}/functions/v1/{function}"
-        self.cli("cron", "schedule", name, schedule, "--http", url, "--header", AUTH_HEADER)
+        command = {
+            "type": "http",
+            "url": f"{self.api_url}/functions/v1/{function}",
+            "headers": {"Authorization": AUTH_HEADER},
+        }
+        job = {"name": name, "schedule": schedule, "command": command}
+        self.api("POST", "/api/v1/cron/jobs", job)
 
     def deactivate(self, *names: str) -> None:
         for name in names:
-            self.cli("cron", "alter", name, "--inactive")
+            self.api("PATCH", f"/api/v1/cron/jobs/{name}", {"active": False})
 
     # -- processes ---------------------------------------------------------------------------
 
