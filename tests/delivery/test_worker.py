@@ -8,6 +8,7 @@ import asyncio
 from datetime import timedelta
 
 import sqlalchemy as sa
+from structlog.testing import capture_logs
 
 from avisa.db.tables import appointments, clients
 from avisa.delivery import claims, store
@@ -277,6 +278,28 @@ def test_a_message_twilio_took_just_before_its_worker_died_is_not_sent_again(
     [row] = avisa.notifications(kind="reminder_24h")
     assert (row.status, row.attempts, row.provider_message_id) == ("sent", 2, sid)
     assert len(fake.messages) == 1
+
+
+def test_a_lookup_the_provider_refuses_does_not_stop_the_send(
+    install: MakeInstallation, fake_twilio: tuple[FakeTwilio, str]
+) -> None:
+    """A key that may send but not read messages: the resumed claim is sent (at least
+    once) and the refusal logged, instead of failing the reminder."""
+    fake, _ = fake_twilio
+    fake.listing_allowed = False
+    avisa = sms_install(install, fake_twilio)
+    avisa.book(channels=["sms"])
+    avisa.advance_to_due()
+    lease = avisa.settings.delivery_lease
+    claims.claim_due(avisa.engine, avisa.clock.now(), limit=10, lease=lease, max_attempts=5)
+    avisa.clock.advance(lease)
+    with capture_logs() as logs:
+        assert avisa.deliver() == 1
+    [row] = avisa.notifications(kind="reminder_24h")
+    assert (row.status, row.attempts) == ("sent", 2)
+    assert len(fake.messages) == 1
+    [refused] = [entry for entry in logs if entry["event"] == "delivery_lookup_refused"]
+    assert "20403" in refused["error"]
 
 
 def test_lease_expiring_on_the_last_attempt_fails_the_notification(

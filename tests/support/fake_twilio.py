@@ -64,6 +64,8 @@ class FakeTwilio:
     #: When each accepted message (by sid) was created: unix seconds, from `now`.
     created: dict[str, float] = field(default_factory=dict)
     now: Callable[[], float] = time.time
+    #: False: listing messages answers 403, as for a key without read permission.
+    listing_allowed: bool = True
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -95,6 +97,8 @@ class FakeTwilio:
         sid = request.path_params["sid"]
         if not self._authorised(request, sid):
             return _error(401, 20003, "Authenticate")
+        if not self.listing_allowed:
+            return _error(403, 20403, "Permission denied: this key cannot read messages")
         to = request.query_params.get("To")
         size = min(1000, int(request.query_params.get("PageSize", "50")))
         with self._lock:
