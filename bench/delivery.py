@@ -7,16 +7,18 @@ posting the same requests in the same run.
     python -m bench.delivery --concurrency 32 --rounds 5
 
 The fake Twilio (the tests' server, which checks auth, E.164 and the form) runs in its own
-process under uvicorn. "bare" is one httpx.AsyncClient posting the N form requests with
+process under uvicorn; each backend gets a fresh database (a scratch PostgreSQL database is
+dropped afterwards). "bare" is one httpx.AsyncClient posting the N form requests with
 the same concurrency and nothing else; "avisa" is the delivery worker doing the whole job:
 claims, rendering in the client's language, the re-check of each appointment, the rate
 limiter (no limit set), the POST, and recording `sent` with the provider's sid. The ratio
 is avisa's messages per second over bare's (the target is at least 0.7).
 
 Shared machines are noisy: each of `--rounds` rounds runs bare then avisa over the same
-N notifications (reset to pending between rounds); the best round of each is compared,
+N notifications (reset to pending and vacuumed between rounds); the best round of each is compared,
 and the CPU time per message of this process (the server's is not counted) is reported
-for both, a figure that load on the machine disturbs much less.
+for both, a figure that load on the machine disturbs much less. Exits 1 when a message
+was not sent or a ratio is under `--target`.
 """
 
 from __future__ import annotations

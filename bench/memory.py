@@ -49,7 +49,7 @@ from bench.memory_procs import (
     Baseline,
     Memory,
     avisa,
-    avisa_env,
+    clean_env,
     read_memory,
     start_bare_python,
     start_worker,
@@ -104,9 +104,9 @@ def measure_avisa(url: str, jobs: int, idle: float, count: int, base_url: str) -
     sent = sa.select(sa.func.count()).where(notifications.c.status == "sent")
     with tempfile.TemporaryDirectory(prefix="avisa-bench-memory-") as tmp:
         folder = Path(tmp)
-        env = avisa_env(
-            folder / "data",
+        env = clean_env(
             {
+                "AVISA_DATA_DIR": str(folder / "data"),
                 "AVISA_DATABASE_URL": url,
                 # The default HTTP jobs call public_url: a closed loopback port here.
                 "AVISA_PUBLIC_URL": f"http://127.0.0.1:{free_port()}",
@@ -143,7 +143,7 @@ def measure_apscheduler(url: str, jobs: int, idle: float, count: int, base_url: 
     driver_url = sa.make_url(url)
     if driver_url.get_backend_name() == "postgresql":
         driver_url = driver_url.set(drivername="postgresql+psycopg")
-    env = avisa_env(Path("."), {"BENCH_TWILIO_SID": ACCOUNT_SID, "BENCH_TWILIO_TOKEN": AUTH_TOKEN})
+    env = clean_env({"BENCH_TWILIO_SID": ACCOUNT_SID, "BENCH_TWILIO_TOKEN": AUTH_TOKEN})
     baseline = Baseline(driver_url.render_as_string(hide_password=False), jobs, env)
     try:
         idle_memory = watch(baseline.process, idle)

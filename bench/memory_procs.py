@@ -61,10 +61,9 @@ def stop(process: subprocess.Popen[str], sig: int = signal.SIGINT, wait: float =
             process.wait()
 
 
-def avisa_env(data_dir: Path, overrides: dict[str, str]) -> dict[str, str]:
-    """This environment without any AVISA_ variable, plus a data dir and `overrides`."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AVISA_")}
-    return env | {"AVISA_DATA_DIR": str(data_dir)} | overrides
+def clean_env(extra: dict[str, str]) -> dict[str, str]:
+    """This environment without any AVISA_ variable, plus `extra`."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("AVISA_")} | extra
 
 
 def avisa(args: list[str], env: dict[str, str], cwd: Path) -> None:
