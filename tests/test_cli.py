@@ -109,3 +109,15 @@ def test_help_lists_commands(tmp_path: Path) -> None:
     assert result.returncode == 0
     for command in ("init", "migrate", "serve"):
         assert command in result.stdout
+
+
+def test_loading_the_cli_leaves_the_web_stack_and_alembic_out() -> None:
+    """Every `avisa worker` starts through the CLI: it must not carry FastAPI, uvicorn,
+    Alembic or Prometheus (about a fifth of a worker's memory); the commands that need
+    them import them when they run."""
+    heavy = ["fastapi", "uvicorn", "alembic", "prometheus_client", "avisa.web"]
+    code = f"import sys, avisa.cli; print([m for m in {heavy!r} if m in sys.modules])"
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.strip() == "[]"

@@ -1,4 +1,8 @@
-"""`avisa dashboard password`: set the dashboard's admin password (stored hashed)."""
+"""`avisa dashboard password`: set the dashboard's admin password (stored hashed).
+
+The web stack is imported when the command runs, not when the CLI loads: every
+`avisa worker` process starts through the CLI and must not carry FastAPI.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,6 @@ import sys
 import typer
 
 from avisa.cli.context import command_services
-from avisa.web.dashboard.passwords import MIN_LENGTH, set_admin_password
 
 dashboard_app = typer.Typer(help="The web dashboard.", no_args_is_help=True)
 
@@ -23,6 +26,8 @@ def password() -> None:
     Only its scrypt hash is kept, in vault secret DASHBOARD_ADMIN_PASSWORD_HASH. The
     service key keeps working as a login too.
     """
+    from avisa.web.dashboard.passwords import MIN_LENGTH, set_admin_password  # noqa: PLC0415 (see the module docstring)
+
     if sys.stdin is not None and sys.stdin.isatty():
         text = str(typer.prompt("admin password", hide_input=True, confirmation_prompt=True))
     else:

@@ -6,7 +6,6 @@ import typer
 
 from avisa.cli.context import command_services
 from avisa.cli.output import echo_json
-from avisa.diagnose import diagnose as run_diagnosis
 
 
 def register(app: typer.Typer) -> None:
@@ -15,6 +14,10 @@ def register(app: typer.Typer) -> None:
 
 def diagnose(as_json: bool = typer.Option(False, "--json")) -> None:
     """Check root key, secrets, database, migrations and providers; exit 1 on a failure."""
+    # Imported here: it loads Alembic, which `avisa worker` (started through the CLI) does
+    # not need.
+    from avisa.diagnose import diagnose as run_diagnosis  # noqa: PLC0415
+
     with command_services() as services:
         checks = run_diagnosis(services)
     if as_json:

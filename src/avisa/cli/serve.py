@@ -1,18 +1,20 @@
 """`avisa serve`: the HTTP API, with the scheduler and the delivery worker in-process
-unless `--no-worker`."""
+unless `--no-worker`.
+
+uvicorn and the web app are imported when `serve` runs, not when the CLI loads: every
+`avisa worker` process starts through the CLI and needs neither (about 24 MiB each).
+"""
 
 from __future__ import annotations
 
 import signal
 
 import typer
-import uvicorn
 
 from avisa.cli.context import settings_for_command
 from avisa.cron.runtime import SchedulerThread, build_scheduler
 from avisa.delivery.runtime import DeliveryThread, build_delivery_worker
 from avisa.services import build_services
-from avisa.web import create_app
 
 
 def register(app: typer.Typer) -> None:
@@ -27,6 +29,10 @@ def serve(
     ),
 ) -> None:
     """Run the HTTP API on AVISA_HOST:AVISA_PORT (and the scheduler) until interrupted."""
+    import uvicorn  # noqa: PLC0415 (see the module docstring)
+
+    from avisa.web import create_app  # noqa: PLC0415 (see the module docstring)
+
     settings = settings_for_command()
     services = build_services(settings)
     application = create_app(services)
