@@ -75,7 +75,7 @@ SHORT = Scale(
 
 #: Seconds after a fault begins during which work already under way may still finish
 #: (a send that read its credential just before the key was removed, say).
-GRACE = 1.5
+GRACE = 2.0
 
 
 @dataclass
@@ -179,6 +179,22 @@ def tick_counts(result: Result, report: data.Ticks, *, failures_allowed: bool) -
             result.problems.append(f"{label}: {value}")
 
 
+def settle(stage: Stage, timeout: float = 60) -> None:
+    """After the jobs were deactivated: wait until no run is starting or running (a run
+    claimed just before finishes; the scenario's checks then see every run ended)."""
+    runs = cron_job_run_details.c
+
+    def quiet() -> bool:
+        with stage.engine.connect() as conn:
+            active = conn.execute(
+                sa.select(sa.func.count()).where(runs.status.in_(["starting", "running"]))
+            ).scalar_one()
+        return int(active) == 0
+
+    time.sleep(1)  # a tick claimed ahead of time starts on the dot
+    wait_for(quiet, timeout)
+
+
 def schedule_ticks(stage: Stage, jobs: dict[str, int]) -> None:
     functions = ["process-reminders", "appointment-status-updater"]
     for i, (name, period) in enumerate(jobs.items()):
@@ -217,7 +233,7 @@ def ticks(server: PostgresServer, workdir: Path, scale: Scale, seed: int) -> Res
             restarts += 1
         time.sleep(max(0.0, end - time.monotonic()))
         st.cluster.deactivate(*jobs)
-        time.sleep(3)  # runs already claimed finish
+        settle(st)
         report = data.ticks(st.engine, jobs)
         tick_counts(result, report, failures_allowed=False)
         result.facts["graceful_restarts"] = restarts
@@ -283,7 +299,7 @@ def postgres_restart(server: PostgresServer, workdir: Path, scale: Scale, seed: 
             result.problems.append("delivery did not finish in time")
         time.sleep(3)  # ticks go on after the restart
         st.cluster.deactivate(*jobs)
-        time.sleep(3)
+        settle(st)
         alive = st.cluster.alive()
         if st.cluster.pids() != pids or not all(alive.values()):
             result.problems.append(f"processes died or were replaced: {alive}")
@@ -335,7 +351,9 @@ def provider_down(server: PostgresServer, workdir: Path, scale: Scale, seed: int
         # recipient must wait at least half the base backoff ("equal jitter").
         gaps = request_gaps(receipts)
         result.facts["shortest_retry_gap_s"] = round(min(gaps), 2) if gaps else None
-        if gaps and min(gaps) < base / 2 * 0.95:
+        # The provider logs when it answers, so two tries' gap may look shorter than the
+        # wait between them by one answer's latency: allow a fifth of the wait for that.
+        if gaps and min(gaps) < base / 2 * 0.8:
             result.problems.append(f"a retry came {min(gaps):.2f} s after the previous try")
         # Given up on none (checked with the statuses above); how close it came:
         result.facts["attempts_allowed"] = 5
@@ -381,7 +399,7 @@ def vault_sealed(server: PostgresServer, workdir: Path, scale: Scale, seed: int)
             result.problems.append("delivery did not finish in time")
         time.sleep(3)
         st.cluster.deactivate(*jobs)
-        time.sleep(2)
+        settle(st)
         delivery_counts(result, st, count)
         report = data.ticks(st.engine, jobs)
         tick_counts(result, report, failures_allowed=True)

@@ -37,7 +37,7 @@ from avisa.config import Settings, load_settings
 from avisa.cron.worker import WorkerSettings
 from avisa.db.engine import create_engine
 from avisa.db.tables import notifications
-from avisa.db.tables.cron import cron_job_run_details, cron_worker
+from avisa.db.tables.cron import cron_job, cron_job_run_details, cron_worker
 from avisa.db.tables.delivery import delivery_outbox
 from avisa.delivery.worker import DeliverySettings
 from avisa.domain.appointments import create_appointment
@@ -174,9 +174,15 @@ class Cluster:
         with self.engine.connect() as conn:
             return list(conn.execute(sa.select(cron_worker)))
 
-    def runs(self) -> list[sa.Row[Any]]:
+    def runs(self, job: str | None = None) -> list[sa.Row[Any]]:
+        """Runs of `job` (of every job when None: `avisa init`'s own jobs run too, the
+        minutely alert check among them), oldest tick first."""
+        query = sa.select(cron_job_run_details).order_by(cron_job_run_details.c.scheduled_for)
+        if job is not None:
+            query = query.join(cron_job, cron_job.c.jobid == cron_job_run_details.c.jobid).where(
+                cron_job.c.jobname == job
+            )
         with self.engine.connect() as conn:
-            query = sa.select(cron_job_run_details).order_by(cron_job_run_details.c.scheduled_for)
             return list(conn.execute(query))
 
     def notification_statuses(self) -> list[str]:
@@ -312,7 +318,7 @@ def test_worker_beats_runs_jobs_sends_and_listens_on_no_port(cluster: Cluster) -
     # Scheduled once the worker runs: the job's change wakes it (no tick missed meanwhile).
     cli(cluster, "cron", "schedule", "tick", "1 seconds", "--sql", "SELECT 1")
     wait_for(
-        lambda: len([r for r in cluster.runs() if r.status == "succeeded"]) >= 3,
+        lambda: len([r for r in cluster.runs("tick") if r.status == "succeeded"]) >= 3,
         20,
         "three successful runs",
     )
@@ -321,7 +327,7 @@ def test_worker_beats_runs_jobs_sends_and_listens_on_no_port(cluster: Cluster) -
     )
     assert cluster.outbox_size() == planned
     assert listening_sockets(worker.pid) == []
-    runs = cluster.runs()
+    runs = cluster.runs("tick")
     # A tick that came while the previous run still ran is skipped (overlap `skip`, the
     # default) and has no worker; on a loaded machine that happens.
     ran = {(r.status, r.worker) for r in runs if r.status != "skipped"}
@@ -357,13 +363,13 @@ def test_two_workers_and_an_api_process_share_ticks_on_postgresql(pg_cluster: Cl
     assert httpx.get(f"{url}/readyz", timeout=10).status_code == 200
     cli(cluster, "cron", "alter", "tick", "--inactive")
     wait_for(
-        lambda: all(r.status not in ("starting", "running") for r in cluster.runs()),
+        lambda: all(r.status not in ("starting", "running") for r in cluster.runs("tick")),
         15,
         "runs in flight to end",
     )
     assert all(process.poll() is None for process in [*workers, api]), "a process died"
 
-    runs = cluster.runs()
+    runs = cluster.runs("tick")
     assert len(runs) >= 3
     assert [(r.status, r.return_message) for r in runs if r.status != "succeeded"] == []
     ticks = [r.scheduled_for for r in runs]
