@@ -131,7 +131,12 @@ async def bare(base_url: str, count: int, concurrency: int) -> float:
             if response.status_code != 201:
                 raise RuntimeError(f"bare: HTTP {response.status_code}")
 
-    async with new_client(max_connections=concurrency) as client:
+    # The same pool bounds, timeout and redirect policy as avisa's provider client had when
+    # it was httpx: the baseline is what a plain httpx sender achieves.
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=32)
+    async with httpx.AsyncClient(
+        timeout=httpx.Timeout(10.0), limits=limits, follow_redirects=False
+    ) as client:
         started = time.perf_counter()
         await asyncio.gather(*(sender(client) for _ in range(concurrency)))
         return time.perf_counter() - started

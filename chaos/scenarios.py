@@ -33,6 +33,8 @@ class Scale:
     tick_jobs: dict[str, int]
     kill_notifications: int
     kill_every: tuple[float, float]
+    #: Per worker: paces delivery so that it lasts long enough to be killed a few times.
+    kill_rate: str
     restart_notifications: int
     restart_rate: str
     outage: float
@@ -49,6 +51,7 @@ FULL = Scale(
     tick_jobs={"chaos-a": 1, "chaos-b": 1, "chaos-c": 1, "chaos-d": 2, "chaos-e": 5},
     kill_notifications=20_000,
     kill_every=(2.0, 6.0),
+    kill_rate="twilio=100/s",
     restart_notifications=5_000,
     restart_rate="twilio=25/s",
     outage=30.0,
@@ -62,7 +65,8 @@ SHORT = Scale(
     ticks=100,
     tick_jobs={"chaos-a": 1, "chaos-b": 1, "chaos-c": 1, "chaos-d": 2, "chaos-e": 5},
     kill_notifications=2_000,
-    kill_every=(1.0, 3.0),
+    kill_every=(0.5, 1.5),
+    kill_rate="twilio=50/s",
     restart_notifications=1_000,
     restart_rate="twilio=25/s",
     outage=4.0,
@@ -248,7 +252,7 @@ def kills(server: PostgresServer, workdir: Path, scale: Scale, seed: int) -> Res
     restarted: none lost, at most one duplicate per kill."""
     result = Result("sigkill", 0, 0, 0, 0)
     count = scale.kill_notifications
-    settings = {"AVISA_DELIVERY_LEASE": "5s", "AVISA_RATE_LIMITS": "twilio=1000/s"}
+    settings = {"AVISA_DELIVERY_LEASE": "5s", "AVISA_RATE_LIMITS": scale.kill_rate}
     st = stage(server, workdir, "sigkill", settings, seed)
     try:
         data.populate(st.engine, count)
@@ -267,6 +271,8 @@ def kills(server: PostgresServer, workdir: Path, scale: Scale, seed: int) -> Res
         delivery_counts(result, st, count)
         result.facts["killed"] = killed
         result.facts["reconciled_with_provider"] = st.cluster.log_events("delivery_reconciled")
+        if killed == 0:
+            result.problems.append("no worker was killed while messages went out")
         if result.duplicates > killed:
             result.problems.append(
                 f"{result.duplicates} duplicates for {killed} killed workers (at most one each)"

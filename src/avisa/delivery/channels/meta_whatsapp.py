@@ -14,10 +14,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
-
 from avisa.delivery.channels import SecretSource, template_for
-from avisa.delivery.channels.http import by_status, json_body, new_client, request, retry_after
+from avisa.delivery.channels.http import (
+    ProviderClient,
+    ProviderResponse,
+    by_status,
+    json_body,
+    new_client,
+    request,
+    retry_after,
+)
 from avisa.delivery.errors import (
     DeliveryError,
     PermanentDeliveryError,
@@ -41,7 +47,7 @@ class MetaConfig:
         return f"{self.base_url.rstrip('/')}/{self.phone_number_id}/messages"
 
 
-def meta_error(response: httpx.Response, secrets: tuple[str, ...]) -> DeliveryError:
+def meta_error(response: ProviderResponse, secrets: tuple[str, ...]) -> DeliveryError:
     """Classify a non-2xx Cloud API answer (see the module docstring)."""
     error: Any = json_body(response).get("error")
     error = error if isinstance(error, dict) else {}
@@ -65,7 +71,7 @@ class MetaWhatsappTransport:
         config: MetaConfig,
         token: SecretSource,
         templates: dict[str, dict[str, str]],
-        client: httpx.AsyncClient | None = None,
+        client: ProviderClient | None = None,
     ) -> None:
         self.config = config
         self.templates = templates

@@ -14,10 +14,16 @@ from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-import httpx
-
 from avisa.delivery.channels import SecretSource
-from avisa.delivery.channels.http import by_status, json_body, new_client, request, retry_after
+from avisa.delivery.channels.http import (
+    ProviderClient,
+    ProviderResponse,
+    by_status,
+    json_body,
+    new_client,
+    request,
+    retry_after,
+)
 from avisa.delivery.errors import (
     DeliveryError,
     PermanentDeliveryError,
@@ -48,7 +54,7 @@ class TwilioConfig:
         return f"{self.base_url.rstrip('/')}/2010-04-01/Accounts/{self.account_sid}/Messages.json"
 
 
-def twilio_error(response: httpx.Response, secrets: tuple[str, ...]) -> DeliveryError:
+def twilio_error(response: ProviderResponse, secrets: tuple[str, ...]) -> DeliveryError:
     """Classify a non-2xx Twilio answer (see the module docstring)."""
     data = json_body(response)
     code = data.get("code")
@@ -64,7 +70,7 @@ class TwilioMessages:
     """Posts to Twilio's Messages API; shared by the SMS and WhatsApp transports."""
 
     def __init__(
-        self, config: TwilioConfig, token: SecretSource, client: httpx.AsyncClient | None = None
+        self, config: TwilioConfig, token: SecretSource, client: ProviderClient | None = None
     ) -> None:
         if not (config.sender or config.messaging_service_sid):
             raise ValueError("Twilio needs a sender number or a messaging service sid")
