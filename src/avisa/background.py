@@ -19,7 +19,8 @@ class LoopThread:
     """Runs `run(stop)` on a daemon thread with a fresh event loop until `stop` is set.
 
     A crash is logged as `crash_event` and ends the thread; the HTTP side stays up, and
-    readiness, heartbeats and `avisa verify` show what stopped.
+    the heartbeats, `/metrics` and `avisa verify` show what stopped (readiness is about
+    HTTP only: decision O7).
     """
 
     def __init__(
