@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import socket
 import threading
+import time
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import StatementError
 from sqlalchemy.pool import QueuePool
 
+from avisa.config import load_settings
 from avisa.db.engine import create_engine, is_sqlite
 from avisa.db.types import JSONType, UTCDateTime
 
@@ -139,3 +142,28 @@ def test_engines_from_a_url_keep_the_default_pool(tmp_path: Path) -> None:
     assert isinstance(pool, QueuePool)
     assert (pool.size(), pool.overflow()) == (5, -5)
     engine.dispose()
+
+
+def test_a_postgresql_server_that_never_answers_fails_the_connection(tmp_path: Path) -> None:
+    """A host that accepts TCP and then says nothing (a hung server, a half-open
+    partition): the connection attempt gives up after AVISA_DB_CONNECT_TIMEOUT instead of
+    hanging a worker forever; the worker then backs off and retries."""
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)  # the kernel completes the handshake; nobody ever answers
+    port = silent.getsockname()[1]
+    settings = load_settings(
+        _env_file=None,
+        data_dir=tmp_path / "data",
+        database_url=f"postgresql://postgres@127.0.0.1:{port}/avisa",
+        db_connect_timeout=2,
+    )
+    engine = create_engine(settings)
+    started = time.monotonic()
+    try:
+        with pytest.raises(sa.exc.OperationalError):
+            engine.connect()
+        assert time.monotonic() - started < 30, "bounded by the connect timeout, not hung"
+    finally:
+        engine.dispose()
+        silent.close()

@@ -133,6 +133,10 @@ class Settings(BaseSettings):
     #: under load; a process never holds more than the sum (docs/deploy.md sizes them).
     db_pool_size: int = Field(default=5, ge=1, le=1000)
     db_max_overflow: int = Field(default=10, ge=0, le=1000)
+    #: Seconds a new PostgreSQL connection may take: a server that accepts the TCP
+    #: connection and never answers (a partition, a hung host) fails the attempt, which
+    #: the workers back off and retry, instead of hanging them.
+    db_connect_timeout: int = Field(default=10, ge=1, le=600)
     root_key: SecretStr | None = None
     root_key_file: Path | None = None
     public_url: str = "http://127.0.0.1:8000"

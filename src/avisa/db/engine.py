@@ -25,20 +25,25 @@ SQLITE_BUSY_TIMEOUT_MS = 10_000
 #: SQLAlchemy's own defaults, kept for engines built from a bare URL (tests, tools).
 DEFAULT_POOL_SIZE = 5
 DEFAULT_MAX_OVERFLOW = 10
+#: Seconds a new PostgreSQL connection may take (AVISA_DB_CONNECT_TIMEOUT).
+DEFAULT_CONNECT_TIMEOUT = 10
 
 
 def create_engine(target: Settings | URL | str, **kwargs: Any) -> Engine:
     """Build the engine for `target` (settings, a URL or a URL string).
 
     The connection pool holds `AVISA_DB_POOL_SIZE` connections and opens up to
-    `AVISA_DB_MAX_OVERFLOW` more under load (5 and 10 when `target` is not settings);
+    `AVISA_DB_MAX_OVERFLOW` more under load (5 and 10 when `target` is not settings); a new
+    PostgreSQL connection gives up after `AVISA_DB_CONNECT_TIMEOUT` seconds (10);
     `kwargs` override any engine option. A SQLite file's folder is created if missing.
     The caller owns transactions: nothing here commits on its own.
     """
     pool: dict[str, Any] = {"pool_size": DEFAULT_POOL_SIZE, "max_overflow": DEFAULT_MAX_OVERFLOW}
+    connect_timeout = DEFAULT_CONNECT_TIMEOUT
     if isinstance(target, Settings):
         url = target.database
         pool = {"pool_size": target.db_pool_size, "max_overflow": target.db_max_overflow}
+        connect_timeout = target.db_connect_timeout
     elif isinstance(target, URL):
         url = normalize_database_url(target.render_as_string(hide_password=False))
     else:
@@ -46,6 +51,10 @@ def create_engine(target: Settings | URL | str, **kwargs: Any) -> Engine:
     options = pool | kwargs
     if url.get_backend_name() == "sqlite":
         return _sqlite_engine(url, **options)
+    if "connect_timeout" not in url.query:  # a URL's own setting wins
+        options["connect_args"] = {"connect_timeout": connect_timeout} | options.get(
+            "connect_args", {}
+        )
     return sa.create_engine(url, **({"pool_pre_ping": True} | options))
 
 
