@@ -52,12 +52,24 @@ from bench.scratch import backends, default_pg_url, scratch_database
 from bench.twilio_server import ACCOUNT_SID, AUTH_TOKEN, SENDER, fake_twilio
 
 
-def populate(engine: sa.Engine, count: int, now: datetime) -> None:
-    """`count` clients, appointments from tomorrow on (each at its own minute, at one of
+def recipient(i: int) -> str:
+    """The phone number of the `i`-th populated client: one recipient per notification."""
+    return f"+346{i:08d}"
+
+
+def populate(
+    engine: sa.Engine,
+    count: int,
+    now: datetime,
+    *,
+    start_in: timedelta = timedelta(hours=24),
+    spread: timedelta = timedelta(0),
+) -> None:
+    """`count` clients, appointments from `start_in` on (each at its own minute, at one of
     40 prices: the renderer's caches help only as much as real bookings let them), and one
-    due SMS reminder each."""
+    SMS reminder each, due from `now` over `spread` (all at once by default)."""
     stamp = {"created_at": now, "updated_at": now}
-    base = now + timedelta(hours=24)
+    base = now + start_in
     with engine.begin() as conn:
         conn.execute(
             sa.insert(clients),
@@ -65,7 +77,7 @@ def populate(engine: sa.Engine, count: int, now: datetime) -> None:
                 {
                     "id": i + 1,
                     "name": f"Cliente {i}",
-                    "phone": f"+346{i:08d}",
+                    "phone": recipient(i),
                     "locale": "es" if i % 2 else "en",
                     "timezone": "Europe/Madrid",
                     "channels": ["sms"],
@@ -103,9 +115,9 @@ def populate(engine: sa.Engine, count: int, now: datetime) -> None:
                     "client_id": i + 1,
                     "kind": "reminder_24h",
                     "channel": "sms",
-                    "recipient": f"+346{i:08d}",
+                    "recipient": recipient(i),
                     "status": "pending",
-                    "due_at": now - timedelta(seconds=1),
+                    "due_at": now - timedelta(seconds=1) + spread * (i / count),
                     "planned_start": base + timedelta(minutes=i),
                     "attempts": 0,
                     **stamp,

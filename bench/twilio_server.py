@@ -4,7 +4,6 @@ process, for the benchmarks that deliver messages."""
 from __future__ import annotations
 
 import multiprocessing
-import socket
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,6 +11,7 @@ from contextlib import contextmanager
 import httpx
 import uvicorn
 from tests.support.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio
+from tests.support.net import free_port
 
 __all__ = ["ACCOUNT_SID", "AUTH_TOKEN", "SENDER", "fake_twilio", "free_port"]
 
@@ -23,13 +23,6 @@ def _serve(port: int) -> None:
     uvicorn.run(
         FakeTwilio().app, host="127.0.0.1", port=port, log_level="warning", access_log=False
     )
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _wait_for(url: str) -> None:

@@ -19,10 +19,10 @@ from typing import Any
 
 import httpx
 import sqlalchemy as sa
+from tests.support.net import free_port
 
 from avisa.db.engine import create_engine
 from avisa.db.tables import cron_worker
-from chaos.pgserver import free_port
 from chaos.provider import ACCOUNT_SID, AUTH_TOKEN
 
 AVISA = str(Path(sys.executable).with_name("avisa"))
@@ -218,9 +218,8 @@ class Cluster:
 
     def log_events(self, event: str) -> int:
         """How many lines of all process logs carry `event`."""
-        needle = f'"event": "{event}"'
-        total = 0
-        for path in (self.workdir / "logs").glob("*.log"):
-            text = path.read_text(encoding="utf-8", errors="replace")
-            total += text.count(needle) + text.count(f'"event":"{event}"')
-        return total
+        needle = f'"event": "{event}"'  # as structlog's JSONRenderer writes it
+        return sum(
+            path.read_text(encoding="utf-8", errors="replace").count(needle)
+            for path in (self.workdir / "logs").glob("*.log")
+        )

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 
 import sqlalchemy as sa
+from bench.delivery import populate as delivery_rows
 from sqlalchemy.engine import Engine
 
-from avisa.db.tables import appointments, clients, cron_execution_logs, notifications
+from avisa.db.tables import cron_execution_logs, notifications
 from avisa.db.tables.cron import cron_job, cron_job_run_details
 
 FINAL = ("sent", "failed", "cancelled", "skipped")
@@ -21,73 +21,12 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def recipient(i: int) -> str:
-    return f"+346{i:08d}"
-
-
 def populate(engine: Engine, count: int, *, spread: timedelta = timedelta(0)) -> None:
-    """`count` clients, each with an appointment in three days and one SMS reminder; the
-    reminders fall due evenly from now over `spread`. One recipient per notification, so
-    the provider's log tells every duplicate."""
-    now = utcnow()
-    stamp = {"created_at": now, "updated_at": now}
-    start = now + timedelta(days=3)
-    rows = range(count)
-    with engine.begin() as conn:
-        conn.execute(
-            sa.insert(clients),
-            [
-                {
-                    "id": i + 1,
-                    "name": f"Cliente {i}",
-                    "phone": recipient(i),
-                    "locale": "es" if i % 2 else "en",
-                    "timezone": "Europe/Madrid",
-                    "channels": ["sms"],
-                    "opt_out": [],
-                    **stamp,
-                }
-                for i in rows
-            ],
-        )
-        conn.execute(
-            sa.insert(appointments),
-            [
-                {
-                    "id": i + 1,
-                    "client_id": i + 1,
-                    "service": "Fisioterapia",
-                    "location": "C/ Mayor 1",
-                    "starts_at": start + timedelta(minutes=i),
-                    "ends_at": start + timedelta(minutes=i + 45),
-                    "timezone": "Europe/Madrid",
-                    "status": "scheduled",
-                    "total_amount": Decimal(40),
-                    "paid_amount": Decimal(0),
-                    "currency": "EUR",
-                    **stamp,
-                }
-                for i in rows
-            ],
-        )
-        conn.execute(
-            sa.insert(notifications),
-            [
-                {
-                    "appointment_id": i + 1,
-                    "client_id": i + 1,
-                    "kind": "reminder_24h",
-                    "channel": "sms",
-                    "recipient": recipient(i),
-                    "status": "pending",
-                    "due_at": now + spread * (i / max(1, count)),
-                    "planned_start": start + timedelta(minutes=i),
-                    "attempts": 0,
-                    **stamp,
-                }
-                for i in rows
-            ],
-        )
+    """`count` clients, each with an appointment in three days (outside the hourly sweep's
+    windows) and one SMS reminder, as the delivery benchmark makes them; the reminders fall
+    due evenly from now over `spread`. One recipient per notification
+    (`bench.delivery.recipient`), so the provider's log tells every duplicate."""
+    delivery_rows(engine, count, utcnow(), start_in=timedelta(days=3), spread=spread)
 
 
 def statuses(engine: Engine) -> Counter[str]:

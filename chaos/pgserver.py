@@ -12,13 +12,13 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 
 import psycopg
+from tests.support.net import free_port
 
 
 def bindir() -> Path | None:
@@ -45,12 +45,6 @@ def unavailable_reason() -> str | None:
         except KeyError:
             return "running as root and there is no postgres user to run the server as"
     return None
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class PostgresServer:

@@ -17,11 +17,14 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from bench.delivery import recipient
+from sqlalchemy.engine import Engine
+from tests.support.net import free_port
 
 from avisa.db.tables.cron import cron_job_run_details
 from chaos import data
 from chaos.cluster import Cluster
-from chaos.pgserver import PostgresServer, free_port
+from chaos.pgserver import PostgresServer
 from chaos.provider import Provider
 
 
@@ -113,7 +116,7 @@ class Stage:
     rng: random.Random
 
     @property
-    def engine(self) -> Any:
+    def engine(self) -> Engine:
         return self.cluster.engine
 
     def close(self) -> dict[str, int]:
@@ -146,7 +149,7 @@ def wait_for(condition: Callable[[], bool], timeout: float, every: float = 0.5) 
 def delivery_counts(result: Result, stage: Stage, count: int) -> None:
     """Fill expected/done/duplicates/lost from the provider's log and the rows."""
     accepted = stage.provider.accepted()
-    wanted = {data.recipient(i) for i in range(count)}
+    wanted = {recipient(i) for i in range(count)}
     statuses = data.statuses(stage.engine)
     result.expected += count
     result.done += statuses["sent"]

@@ -18,11 +18,10 @@ import itertools
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -44,6 +43,7 @@ from avisa.domain.appointments import create_appointment
 from avisa.domain.schemas import AppointmentCreate
 from tests.support.cli import invoke
 from tests.support.databases import postgres_database
+from tests.support.net import free_port, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(90)]
 
@@ -51,23 +51,6 @@ AVISA = Path(sys.executable).with_name("avisa")
 #: A process given SIGTERM ends within its shutdown grace; the rest is room for a busy box.
 STOP_BOUND = max(WorkerSettings().shutdown_grace, DeliverySettings().shutdown_grace) + 5
 START_BOUND = 30.0
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def listening_sockets(pid: int) -> list[str]:
@@ -129,7 +112,7 @@ class Cluster:
         return process, url
 
     def spawn_serve(self, name: str, *args: str) -> tuple[subprocess.Popen[bytes], str]:
-        port = _free_port()
+        port = free_port()
         return self.spawn(name, "serve", *args, port=port), f"http://127.0.0.1:{port}"
 
     def wait_until_serving(self, name: str, process: subprocess.Popen[bytes], url: str) -> None:

@@ -21,6 +21,7 @@ from avisa.services import Services, build_services
 from avisa.setup import initialise
 from avisa.web import create_app
 from avisa.web.health import READY_TIMEOUT
+from tests.support.net import free_port
 from tests.support.server import serve_app
 
 #: "Answers within the bound": the check's timeout plus generous room for a busy machine.
@@ -31,13 +32,6 @@ BOUND = READY_TIMEOUT + 3.0
 def base_url(services: Services) -> Iterator[str]:
     with serve_app(create_app(services)) as url:
         yield url
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _row_counts(engine: Engine) -> dict[str, int]:
@@ -123,7 +117,7 @@ def test_sqlite_probe_does_not_wait_for_the_write_lock(tmp_path: Path) -> None:
 def test_an_unreachable_database_is_503_within_the_bound(tmp_path: Path) -> None:
     """A PostgreSQL URL on a closed local port: 503 quickly, with a reason that names the
     failing check and neither the URL, its user, its password nor any SQL."""
-    url = f"postgresql://nobody:hunter2@127.0.0.1:{_free_port()}/nowhere"
+    url = f"postgresql://nobody:hunter2@127.0.0.1:{free_port()}/nowhere"
     services = _offline_services(tmp_path, url)
     try:
         with serve_app(create_app(services)) as base:

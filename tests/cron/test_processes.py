@@ -18,7 +18,6 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -35,6 +34,7 @@ from avisa.cron.jobs import CronJobs, JobChanges
 from avisa.cron.model import Run, RunStatus
 from avisa.cron.runs import RunStore
 from avisa.cron.store import JobStore, WorkerStore
+from tests.support.net import wait_for
 from tests.support.server import serve_app
 
 pytestmark = pytest.mark.slow
@@ -87,16 +87,6 @@ def spawn_worker(tmp_path: Path, database_url: str) -> Iterator[Spawn]:
 
 def real_time_jobs(engine: Engine) -> CronJobs:
     return CronJobs(JobStore(engine), RunStore(engine), SystemClock(), builtin_functions())
-
-
-def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def live_workers(engine: Engine) -> list[str]:

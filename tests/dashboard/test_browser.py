@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -29,6 +28,7 @@ from avisa.services import Services, build_services
 from avisa.setup import initialise
 from tests.alerts.receiver import Received, webhook_receiver
 from tests.dashboard.browser import CHROMIUM_ARGS, require_chromium
+from tests.support.net import free_port
 
 pytestmark = pytest.mark.slow
 CANARY = "browser-canary-c0ffee42"
@@ -44,18 +44,11 @@ class Served:
     secrets: list[str]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     """`avisa serve` in a subprocess on an initialised installation with a broken job."""
     root = tmp_path_factory.mktemp("browser")
-    port = _free_port()
+    port = free_port()
     env = {
         "AVISA_DATA_DIR": str(root / "data"),
         "AVISA_DATABASE_URL": f"sqlite:///{root / 'data' / 'avisa.db'}",

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,18 +17,12 @@ import httpx
 import pytest
 
 from tests.support.cli import invoke
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+from tests.support.net import free_port
 
 
 @pytest.fixture
 def served(tmp_path: Path, database_url: str) -> Iterator[dict[str, str]]:
-    port = _free_port()
+    port = free_port()
     env = {
         "AVISA_DATA_DIR": str(tmp_path / "data"),
         "AVISA_DATABASE_URL": database_url,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,6 +12,8 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
+
+from tests.support.net import free_port
 
 USERNAME = "avisa@example.com"
 PASSWORD = "smtp-password-canary-93be"  # test credential
@@ -70,12 +71,6 @@ class SmtpRecorder:
         return "250 Message accepted for delivery"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextmanager
 def smtp_server() -> Iterator[tuple[SmtpRecorder, int]]:
     """Run an SMTP server on 127.0.0.1 offering AUTH LOGIN/PLAIN without TLS."""
@@ -83,7 +78,7 @@ def smtp_server() -> Iterator[tuple[SmtpRecorder, int]]:
     controller = Controller(
         handler,
         hostname="127.0.0.1",
-        port=_free_port(),
+        port=free_port(),
         authenticator=handler.authenticate,
         auth_require_tls=False,
         auth_required=False,

@@ -14,12 +14,11 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 from typing import Any, Protocol
 
-import aiosmtplib
 import httpx
 
 from avisa.alerts.rules import Alert
-from avisa.delivery.channels.email import SmtpConfig, smtp_error
-from avisa.delivery.errors import scrub
+from avisa.delivery.channels.email import SmtpConfig, smtp_send
+from avisa.delivery.errors import DeliveryError, scrub
 from avisa.errors import AvisaError
 
 # Vault secret names, not values.
@@ -86,23 +85,9 @@ class EmailAlerts:
         except AvisaError as exc:  # the vault is sealed, or SMTP_PASSWORD is missing
             raise AlertDeliveryError(f"email: {exc}") from None
         try:
-            await aiosmtplib.send(
-                message,
-                hostname=config.host,
-                port=config.port,
-                username=config.username if password else None,
-                password=password,
-                use_tls=config.use_tls,
-                start_tls=config.start_tls,
-                timeout=config.timeout,
-            )
-        except aiosmtplib.SMTPException as exc:
-            secrets = (password,) if password else ()
-            raise AlertDeliveryError(f"email: {smtp_error(exc, secrets)}") from None
-        except OSError as exc:
-            raise AlertDeliveryError(
-                f"email: SMTP connection failed ({type(exc).__name__})"
-            ) from None
+            await smtp_send(config, message, password)
+        except DeliveryError as exc:
+            raise AlertDeliveryError(f"email: {exc}") from None
 
 
 class WebhookAlerts:

@@ -18,15 +18,14 @@ the inbound row — the reply itself was acted on whatever happens to the answer
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from avisa.clock import Clock
 from avisa.config import Settings, SmsProvider, WhatsappProvider
-from avisa.delivery.channels.http import json_body, new_client, request
-from avisa.delivery.channels.meta_whatsapp import MetaConfig, meta_error
+from avisa.delivery.channels.http import new_client
+from avisa.delivery.channels.meta_whatsapp import MetaConfig, post_message
 from avisa.delivery.channels.twilio_sms import TwilioConfig, TwilioMessages
 from avisa.delivery.channels.twilio_whatsapp import whatsapp_address
-from avisa.delivery.errors import DeliveryError, TransientDeliveryError
+from avisa.delivery.errors import DeliveryError
 from avisa.delivery.gsm import sms_body
 from avisa.delivery.runtime import VaultSecret
 from avisa.vault.service import Vault
@@ -119,26 +118,6 @@ class Answerer:
         s = self.settings
         config = MetaConfig(phone_number_id=str(s.meta_phone_number_id), base_url=s.meta_base_url)
         token = await self._secret("WHATSAPP_ACCESS_TOKEN")()
-        payload = {
-            "messaging_product": "whatsapp",
-            "recipient_type": "individual",
-            "to": to.removeprefix("+"),
-            "type": "text",
-            "text": {"preview_url": False, "body": text},
-        }
+        content = {"type": "text", "text": {"preview_url": False, "body": text}}
         async with new_client(config.timeout) as client:
-            response = await request(
-                client,
-                "POST",
-                config.messages_url,
-                json=payload,
-                headers={"Authorization": f"Bearer {token}"},
-            )
-        if response.status_code not in (200, 201):
-            raise meta_error(response, (token,))
-        messages: Any = json_body(response).get("messages")
-        if isinstance(messages, list) and messages and isinstance(messages[0], dict):
-            wamid = messages[0].get("id")
-            if isinstance(wamid, str) and wamid:
-                return wamid
-        raise TransientDeliveryError("Meta answered without a message id")
+            return await post_message(client, config, token, to, content)

@@ -112,6 +112,27 @@ def smtp_error(exc: aiosmtplib.SMTPException, secrets: tuple[str, ...]) -> Deliv
     return TransientDeliveryError(f"SMTP connection failed ({type(exc).__name__})")
 
 
+async def smtp_send(config: SmtpConfig, email: EmailMessage, password: str | None) -> None:
+    """Hand `email` to `config`'s server, logging in when a password is given (reminders
+    and alerts both send this way). Raises DeliveryError: the server's refusal (its text
+    scrubbed of the password) or a transient connection failure."""
+    try:
+        await aiosmtplib.send(
+            email,
+            hostname=config.host,
+            port=config.port,
+            username=config.username if password else None,
+            password=password,
+            use_tls=config.use_tls,
+            start_tls=config.start_tls,
+            timeout=config.timeout,
+        )
+    except aiosmtplib.SMTPException as exc:
+        raise smtp_error(exc, (password,) if password else ()) from None
+    except OSError as exc:
+        raise TransientDeliveryError(f"SMTP connection failed ({type(exc).__name__})") from None
+
+
 class SmtpTransport:
     """One connection per message: reminders are spread over time, not bulk mail."""
 
@@ -128,22 +149,7 @@ class SmtpTransport:
         config = self.config
         email = build_email(message, config.sender, config.ics_filename)
         password = await self._password() if self._password and config.username else None
-        secrets = (password,) if password else ()
-        try:
-            await aiosmtplib.send(
-                email,
-                hostname=config.host,
-                port=config.port,
-                username=config.username if password else None,
-                password=password,
-                use_tls=config.use_tls,
-                start_tls=config.start_tls,
-                timeout=config.timeout,
-            )
-        except aiosmtplib.SMTPException as exc:
-            raise smtp_error(exc, secrets) from None
-        except OSError as exc:
-            raise TransientDeliveryError(f"SMTP connection failed ({type(exc).__name__})") from None
+        await smtp_send(config, email, password)
         return str(email["Message-ID"]).strip("<>")
 
     async def aclose(self) -> None:

@@ -47,6 +47,35 @@ class MetaConfig:
         return f"{self.base_url.rstrip('/')}/{self.phone_number_id}/messages"
 
 
+async def post_message(
+    client: ProviderClient, config: MetaConfig, token: str, to: str, content: dict[str, Any]
+) -> str:
+    """Send one message (`content`: its `type` and that type's object) to `to` (E.164);
+    returns Meta's message id (`wamid`). Reminders and answers to replies both send this
+    way. Raises DeliveryError."""
+    payload = {
+        "messaging_product": "whatsapp",
+        "recipient_type": "individual",
+        "to": to.removeprefix("+"),
+        **content,
+    }
+    response = await request(
+        client,
+        "POST",
+        config.messages_url,
+        json=payload,
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    if response.status_code not in (200, 201):
+        raise meta_error(response, (token,))
+    messages: Any = json_body(response).get("messages")
+    if isinstance(messages, list) and messages and isinstance(messages[0], dict):
+        wamid = messages[0].get("id")
+        if isinstance(wamid, str) and wamid:
+            return wamid
+    raise TransientDeliveryError("Meta answered without a message id")
+
+
 def meta_error(response: ProviderResponse, secrets: tuple[str, ...]) -> DeliveryError:
     """Classify a non-2xx Cloud API answer (see the module docstring)."""
     error: Any = json_body(response).get("error")
@@ -89,10 +118,7 @@ class MetaWhatsappTransport:
                 f"no WhatsApp template for {message.kind} in {message.locale!r} "
                 "(set AVISA_WHATSAPP_TEMPLATES)"
             )
-        payload = {
-            "messaging_product": "whatsapp",
-            "recipient_type": "individual",
-            "to": message.recipient.removeprefix("+"),
+        content = {
             "type": "template",
             "template": {
                 "name": name,
@@ -108,21 +134,7 @@ class MetaWhatsappTransport:
             },
         }
         token = await self._token()
-        response = await request(
-            self._client,
-            "POST",
-            self.config.messages_url,
-            json=payload,
-            headers={"Authorization": f"Bearer {token}"},
-        )
-        if response.status_code in (200, 201):
-            messages: Any = json_body(response).get("messages")
-            if isinstance(messages, list) and messages and isinstance(messages[0], dict):
-                wamid = messages[0].get("id")
-                if isinstance(wamid, str) and wamid:
-                    return wamid
-            raise TransientDeliveryError("Meta answered without a message id")
-        raise meta_error(response, (token,))
+        return await post_message(self._client, self.config, token, message.recipient, content)
 
     async def aclose(self) -> None:
         await self._client.aclose()
